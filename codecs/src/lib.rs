@@ -1,0 +1,6 @@
+//! weir-codecs: the scheme. Resources in uniflow's format (`resource`), Go-template rendering of spec
+//! fields (`template`), lenient coercion of field values (`coerce`). See ARCHITECTURE.md.
+
+pub mod coerce;
+pub mod resource;
+pub mod template;

@@ -1,0 +1,257 @@
+//! Reply composition. The reply to one input is the ordered stream of the replies to the packets the
+//! node emitted while handling it (or the emitted values themselves when `out` is unconnected), ended
+//! when the handler is done and every emitted packet is answered. A packet sent to several links is
+//! answered by joining their reply streams element by element: element i is the i-th element of each
+//! reply that has one (one → it, several → a list in link order), any error → an error.
+//!
+//! Replies on an out lane arrive in send order, and parts of several inputs (and several in lanes) can
+//! share a lane, so each out lane keeps the ids of the parts it owes, and a part reads a lane only when
+//! it is at the front. The oldest unfinished part is always at the front of all its lanes, so
+//! composition never waits on itself.
+
+use std::collections::VecDeque;
+use std::task::{Context, Poll};
+
+use crate::error::{Error, ErrorKind};
+use crate::lane::{Frame, LaneReader};
+use crate::process::Process;
+use crate::session::{Cx, InLane, OutLane};
+use crate::value::Value;
+
+/// The reply to one input, being composed.
+pub(crate) struct Entry {
+    pub(crate) parts: VecDeque<Part>,
+    /// The handler has returned: no more parts will come.
+    pub(crate) done: bool,
+    failed: bool,
+    /// The last element, held back so that a reply of one element goes as one frame.
+    held: Option<Value>,
+}
+
+impl Entry {
+    pub(crate) fn new() -> Self {
+        Entry { parts: VecDeque::new(), done: false, failed: false, held: None }
+    }
+}
+
+pub(crate) struct Slot {
+    value: Option<Value>,
+    /// The slot's value was its lane's last element.
+    last: bool,
+    ended: bool,
+}
+
+pub(crate) enum Part {
+    /// A value that is itself part of the reply (`out` unconnected).
+    Local(Value),
+    /// An error that ends the reply.
+    Fail(Error),
+    /// The reply of a packet sent to one or more links.
+    Remote { id: u64, lanes: Vec<usize>, slots: Vec<Slot>, failure: Option<Error> },
+}
+
+impl Part {
+    pub(crate) fn remote(id: u64, lanes: Vec<usize>, failure: Option<Error>) -> Self {
+        let slots = if lanes.len() > 1 {
+            lanes.iter().map(|_| Slot { value: None, last: false, ended: false }).collect()
+        } else {
+            Vec::new()
+        };
+        Part::Remote { id, lanes, slots, failure }
+    }
+}
+
+/// Where an entry's frames go.
+struct Sink<'a> {
+    reader: &'a mut Option<LaneReader>,
+    process: &'a Process,
+}
+
+impl Sink<'_> {
+    fn send(&mut self, frame: Frame) {
+        match self.reader.as_mut() {
+            Some(r) => r.reply(frame),
+            None => {
+                if let Frame::Err(e) = frame {
+                    self.process.warn(format!("a packet emitted at end of input failed: {e}"));
+                }
+            }
+        }
+    }
+
+    fn put(&mut self, entry: &mut Entry, value: Value) {
+        if entry.failed {
+            return;
+        }
+        if let Some(prev) = entry.held.replace(value) {
+            self.send(Frame::Item(prev));
+        }
+    }
+
+    fn fail(&mut self, entry: &mut Entry, err: Error) {
+        if entry.failed {
+            return;
+        }
+        if let Some(prev) = entry.held.take() {
+            self.send(Frame::Item(prev));
+        }
+        entry.failed = true;
+        self.send(Frame::Err(err));
+    }
+
+    fn finish(&mut self, entry: &mut Entry) {
+        if entry.failed {
+            return;
+        }
+        match entry.held.take() {
+            Some(v) => self.send(Frame::One(v)),
+            None => self.send(Frame::End),
+        }
+    }
+}
+
+enum Progress {
+    Done,
+    Blocked,
+}
+
+fn lost(id: u64) -> Error {
+    Error::new(ErrorKind::Internal, format!("reply to part {id} was lost"))
+}
+
+fn advance(part: &mut Part, entry: &mut Entry, outs: &mut [OutLane], sink: &mut Sink<'_>, cx: &mut Context<'_>) -> Progress {
+    match part {
+        Part::Local(v) => {
+            sink.put(entry, std::mem::take(v));
+            Progress::Done
+        }
+        Part::Fail(e) => {
+            sink.fail(entry, e.clone());
+            Progress::Done
+        }
+        Part::Remote { id, lanes, slots, failure } => {
+            if let Some(e) = failure.take() {
+                sink.fail(entry, e);
+            }
+            let id = *id;
+            if lanes.is_empty() {
+                return Progress::Done;
+            }
+            if slots.is_empty() {
+                let ol = &mut outs[lanes[0]];
+                if ol.order.front() != Some(&id) {
+                    return Progress::Blocked;
+                }
+                loop {
+                    match ol.writer.poll_frame(cx) {
+                        Poll::Ready(Some(Frame::Item(v))) => sink.put(entry, v),
+                        Poll::Ready(Some(Frame::One(v))) => {
+                            sink.put(entry, v);
+                            ol.order.pop_front();
+                            return Progress::Done;
+                        }
+                        Poll::Ready(Some(Frame::End)) => {
+                            ol.order.pop_front();
+                            return Progress::Done;
+                        }
+                        Poll::Ready(Some(Frame::Err(e))) => {
+                            sink.fail(entry, e);
+                            ol.order.pop_front();
+                            return Progress::Done;
+                        }
+                        Poll::Ready(None) => {
+                            sink.fail(entry, lost(id));
+                            ol.order.pop_front();
+                            return Progress::Done;
+                        }
+                        Poll::Pending => return Progress::Blocked,
+                    }
+                }
+            }
+            loop {
+                for (k, &oi) in lanes.iter().enumerate() {
+                    let s = &mut slots[k];
+                    if s.ended || s.value.is_some() {
+                        continue;
+                    }
+                    let ol = &mut outs[oi];
+                    if ol.order.front() != Some(&id) {
+                        return Progress::Blocked;
+                    }
+                    match ol.writer.poll_frame(cx) {
+                        Poll::Ready(Some(Frame::Item(v))) => s.value = Some(v),
+                        Poll::Ready(Some(Frame::One(v))) => {
+                            s.value = Some(v);
+                            s.last = true;
+                            ol.order.pop_front();
+                        }
+                        Poll::Ready(Some(Frame::End)) => {
+                            s.ended = true;
+                            ol.order.pop_front();
+                        }
+                        Poll::Ready(Some(Frame::Err(e))) => {
+                            sink.fail(entry, e);
+                            s.ended = true;
+                            ol.order.pop_front();
+                        }
+                        Poll::Ready(None) => {
+                            sink.fail(entry, lost(id));
+                            s.ended = true;
+                            ol.order.pop_front();
+                        }
+                        Poll::Pending => return Progress::Blocked,
+                    }
+                }
+                let mut values: Vec<Value> = Vec::new();
+                for s in slots.iter_mut() {
+                    if let Some(v) = s.value.take() {
+                        values.push(v);
+                    }
+                    if s.last {
+                        s.ended = true;
+                        s.last = false;
+                    }
+                }
+                match values.len() {
+                    0 => {}
+                    1 => sink.put(entry, values.pop().unwrap_or_default()),
+                    _ => sink.put(entry, Value::from(values)),
+                }
+                if slots.iter().all(|s| s.ended) {
+                    return Progress::Done;
+                }
+            }
+        }
+    }
+}
+
+fn compose_lane(lane: &mut InLane, outs: &mut [OutLane], process: &Process, cx: &mut Context<'_>) {
+    let InLane { reader, entries, .. } = lane;
+    let mut sink = Sink { reader, process };
+    while let Some(entry) = entries.front_mut() {
+        while let Some(mut part) = entry.parts.pop_front() {
+            if let Progress::Blocked = advance(&mut part, entry, outs, &mut sink, cx) {
+                entry.parts.push_front(part);
+                return;
+            }
+        }
+        if !entry.done {
+            return;
+        }
+        sink.finish(entry);
+        entries.pop_front();
+    }
+}
+
+impl Cx {
+    /// Moves every reply frame that has arrived into the replies of the inputs it belongs to, and
+    /// registers the task to be woken when more arrive.
+    pub(crate) fn compose(&mut self, cx: &mut Context<'_>) {
+        let Cx { ins, outs, process, .. } = self;
+        for lane in ins.iter_mut() {
+            if !lane.entries.is_empty() {
+                compose_lane(lane, outs, process, cx);
+            }
+        }
+    }
+}

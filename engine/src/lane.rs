@@ -1,0 +1,358 @@
+//! Lanes: the channel of one link within one process. Packets go forward, reply frames come back in
+//! request order. The credit is the number of unanswered packets: a writer may have at most `cap`
+//! packets whose reply has not ended, and waits at the bound until a reply ends. A lane belongs to the
+//! wiring, not to the tasks at its ends: whichever end goes away, the other is told (end-of-stream for
+//! the reader, an error reply for every unanswered packet for the writer), so nothing hangs.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, ErrorKind};
+use crate::packet::Packet;
+use crate::process::Process;
+use crate::value::Value;
+
+/// One frame of a reply stream. A reply is `Item*` then `End`, or `Item*` then `Err`; `One(v)` is
+/// `Item(v), End` in one frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Frame {
+    Item(Value),
+    One(Value),
+    End,
+    Err(Error),
+}
+
+impl Frame {
+    /// True when the frame ends a reply.
+    pub fn is_last(&self) -> bool {
+        !matches!(self, Frame::Item(_))
+    }
+}
+
+struct State {
+    fwd: VecDeque<Packet>,
+    /// The writer has ended its stream (closed or dropped).
+    closed: bool,
+    back: VecDeque<Frame>,
+    /// Packets sent whose reply has not ended.
+    unanswered: usize,
+    /// The consumer is gone: every reply still owed ends with this error.
+    failed: Option<Error>,
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    cap: usize,
+    port: usize,
+    process: Arc<Process>,
+}
+
+/// Opens a lane into in port `port` of some node, for `process`, with `cap` credit (at least 1).
+pub(crate) fn lane(process: Arc<Process>, port: usize, cap: usize) -> (LaneWriter, LaneReader) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            fwd: VecDeque::new(),
+            closed: false,
+            back: VecDeque::new(),
+            unanswered: 0,
+            failed: None,
+            reader: None,
+            writer: None,
+        }),
+        cap: cap.max(1),
+        port,
+        process,
+    });
+    (LaneWriter { shared: shared.clone(), ended: false }, LaneReader { shared, gone: false })
+}
+
+fn wake(w: &mut Option<Waker>) {
+    if let Some(w) = w.take() {
+        w.wake();
+    }
+}
+
+/// The writing end: sends packets, reads reply frames.
+pub struct LaneWriter {
+    shared: Arc<Shared>,
+    ended: bool,
+}
+
+impl LaneWriter {
+    /// Ready when a packet may be sent (credit is free), or with the error that ends the lane.
+    pub fn poll_reserve(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let mut s = self.shared.state.lock();
+        if let Some(e) = &s.failed {
+            return Poll::Ready(Err(e.clone()));
+        }
+        if s.unanswered < self.shared.cap {
+            return Poll::Ready(Ok(()));
+        }
+        if !s.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            s.writer = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Sends a packet. Call after `poll_reserve` was ready; sending past the credit is allowed (the
+    /// caller is trusted) but defeats backpressure.
+    pub fn push(&mut self, packet: Packet) -> Result<(), Error> {
+        let mut s = self.shared.state.lock();
+        if let Some(e) = &s.failed {
+            return Err(e.clone());
+        }
+        s.fwd.push_back(packet);
+        s.unanswered += 1;
+        wake(&mut s.reader);
+        Ok(())
+    }
+
+    /// Waits for credit, then sends.
+    pub async fn send(&mut self, packet: Packet) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.poll_reserve(cx)).await?;
+        self.push(packet)
+    }
+
+    /// The next reply frame, or `None` when no reply is owed.
+    pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
+        let mut s = self.shared.state.lock();
+        if let Some(f) = s.back.pop_front() {
+            return Poll::Ready(Some(f));
+        }
+        if s.unanswered == 0 {
+            return Poll::Ready(None);
+        }
+        if let Some(e) = s.failed.clone() {
+            s.unanswered -= 1;
+            return Poll::Ready(Some(Frame::Err(e)));
+        }
+        if !s.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            s.writer = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// The next reply frame if one is there now.
+    pub fn try_frame(&mut self) -> Option<Frame> {
+        let mut s = self.shared.state.lock();
+        if let Some(f) = s.back.pop_front() {
+            return Some(f);
+        }
+        if s.unanswered > 0 {
+            if let Some(e) = s.failed.clone() {
+                s.unanswered -= 1;
+                return Some(Frame::Err(e));
+            }
+        }
+        None
+    }
+
+    pub async fn frame(&mut self) -> Option<Frame> {
+        std::future::poll_fn(|cx| self.poll_frame(cx)).await
+    }
+
+    /// Ends the forward stream (end-of-stream for the reader); replies still come back.
+    pub fn close(&mut self) {
+        if !self.ended {
+            self.ended = true;
+            let mut s = self.shared.state.lock();
+            s.closed = true;
+            wake(&mut s.reader);
+        }
+    }
+
+    /// Packets sent whose reply has not ended.
+    pub fn unanswered(&self) -> usize {
+        self.shared.state.lock().unanswered
+    }
+
+    pub fn cap(&self) -> usize {
+        self.shared.cap
+    }
+}
+
+impl Drop for LaneWriter {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The reading end: receives packets, sends reply frames in order.
+pub struct LaneReader {
+    shared: Arc<Shared>,
+    gone: bool,
+}
+
+impl LaneReader {
+    pub fn port(&self) -> usize {
+        self.shared.port
+    }
+
+    pub fn process(&self) -> &Arc<Process> {
+        &self.shared.process
+    }
+
+    /// The next packet, or `None` at end-of-stream.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Packet>> {
+        let mut s = self.shared.state.lock();
+        if let Some(p) = s.fwd.pop_front() {
+            return Poll::Ready(Some(p));
+        }
+        if s.closed {
+            return Poll::Ready(None);
+        }
+        if !s.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            s.reader = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    pub async fn recv(&mut self) -> Option<Packet> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Sends one reply frame; frames go back in the order packets were received.
+    pub fn reply(&mut self, frame: Frame) {
+        let mut s = self.shared.state.lock();
+        if s.failed.is_some() {
+            return;
+        }
+        if frame.is_last() {
+            s.unanswered = s.unanswered.saturating_sub(1);
+        }
+        s.back.push_back(frame);
+        wake(&mut s.writer);
+    }
+
+    /// Sends several reply frames under one lock.
+    pub fn reply_all(&mut self, frames: impl IntoIterator<Item = Frame>) {
+        let mut s = self.shared.state.lock();
+        if s.failed.is_some() {
+            return;
+        }
+        for frame in frames {
+            if frame.is_last() {
+                s.unanswered = s.unanswered.saturating_sub(1);
+            }
+            s.back.push_back(frame);
+        }
+        wake(&mut s.writer);
+    }
+
+    /// The consumer gives up: every reply still owed (queued packets included) ends with `err`.
+    pub fn fail(&mut self, err: Error) {
+        if self.gone {
+            return;
+        }
+        self.gone = true;
+        let mut s = self.shared.state.lock();
+        if s.failed.is_none() {
+            // Replies already ended stay; what is owed ends with the error.
+            s.fwd.clear();
+            s.failed = Some(err);
+        }
+        wake(&mut s.writer);
+    }
+
+    /// True when the writer has ended and every packet has been read.
+    pub fn is_drained(&self) -> bool {
+        let s = self.shared.state.lock();
+        s.closed && s.fwd.is_empty()
+    }
+}
+
+impl Drop for LaneReader {
+    /// A reader that goes away answers what it owes with an error, and refuses what comes later.
+    fn drop(&mut self) {
+        if !self.gone {
+            let process = &self.shared.process;
+            let err = if process.is_done() {
+                process.ended_error()
+            } else {
+                Error::new(ErrorKind::Closed, "the consumer went away before answering")
+            };
+            self.fail(err);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::Origin;
+    use futures::FutureExt;
+
+    fn pkt(p: &Process, i: i64) -> Packet {
+        Packet::new(Value::from(i), Origin::entry(p.id(), i as u32))
+    }
+
+    #[tokio::test]
+    async fn writer_waits_exactly_at_the_bound() {
+        let p = Process::new();
+        let (mut w, mut r) = lane(p.clone(), 0, 3);
+        for i in 0..3 {
+            assert!(w.send(pkt(&p, i)).now_or_never().is_some(), "packet {i} is within credit");
+        }
+        assert_eq!(w.unanswered(), 3);
+        // The fourth waits: credit is counted in unanswered packets, not unread ones.
+        let _ = r.recv().await;
+        assert!(w.send(pkt(&p, 3)).now_or_never().is_none(), "read but unanswered still holds credit");
+        r.reply(Frame::Item(Value::from(0)));
+        assert!(w.send(pkt(&p, 3)).now_or_never().is_none(), "a reply that has not ended holds credit");
+        r.reply(Frame::End);
+        assert_eq!(w.unanswered(), 2);
+        assert!(w.send(pkt(&p, 3)).now_or_never().is_some(), "an ended reply returns one credit");
+        assert!(w.send(pkt(&p, 4)).now_or_never().is_none());
+    }
+
+    #[tokio::test]
+    async fn replies_come_back_in_order_and_eos_after_close() {
+        let p = Process::new();
+        let (mut w, mut r) = lane(p.clone(), 0, 8);
+        for i in 0..3 {
+            w.send(pkt(&p, i)).await.unwrap();
+        }
+        w.close();
+        let mut got = Vec::new();
+        while let Some(pk) = r.recv().await {
+            got.push(pk.value.clone());
+            r.reply(Frame::One(pk.value));
+        }
+        assert_eq!(got.len(), 3);
+        for i in 0..3 {
+            assert_eq!(w.frame().await, Some(Frame::One(Value::from(i))));
+        }
+        assert_eq!(w.frame().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_consumer_releases_a_blocked_writer() {
+        let p = Process::new();
+        let (mut w, r) = lane(p.clone(), 0, 1);
+        w.send(pkt(&p, 0)).await.unwrap();
+        let blocked = tokio::spawn(async move {
+            let res = w.send(pkt(&p, 1)).await;
+            (res, w.frame().await)
+        });
+        tokio::task::yield_now().await;
+        drop(r);
+        let (res, frame) = blocked.await.unwrap();
+        assert_eq!(res.unwrap_err().kind(), ErrorKind::Closed);
+        assert!(matches!(frame, Some(Frame::Err(e)) if e.kind() == ErrorKind::Closed));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_writer_is_end_of_stream() {
+        let p = Process::new();
+        let (mut w, mut r) = lane(p.clone(), 0, 4);
+        w.send(pkt(&p, 0)).await.unwrap();
+        drop(w);
+        assert!(r.recv().await.is_some());
+        assert!(r.recv().await.is_none());
+    }
+}

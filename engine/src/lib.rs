@@ -1,0 +1,26 @@
+//! weir-engine: packet values, processes, lanes (links per process with credit-based backpressure),
+//! the node contract and its templates, and the sessions that run nodes. See ARCHITECTURE.md.
+
+pub mod call;
+mod compose;
+pub mod error;
+pub mod lane;
+pub mod node;
+pub mod packet;
+pub mod process;
+pub mod session;
+pub mod slot;
+pub mod sync;
+pub mod template;
+pub mod testing;
+pub mod value;
+
+pub use call::{call, Call, Reply};
+pub use error::{Error, ErrorKind, Result};
+pub use lane::Frame;
+pub use node::{Input, Node, OutPort};
+pub use packet::{Origin, Packet};
+pub use process::{Process, ProcessId};
+pub use session::Cx;
+pub use slot::{live_sessions, NodeOptions, NodeRuntime, NodeSlot};
+pub use value::{Map, Value};

@@ -1,0 +1,285 @@
+//! The wiring: a [`NodeSlot`] is a node's stable place in a graph. Links point at slots, not at running
+//! nodes, so a node can be swapped (hot reload) while the links into it stay. The slot owns what waits
+//! for the node: lanes of processes that have not got a session yet (the node is at its cap of live
+//! processes). A new [`NodeRuntime`] takes over the waiting lanes; sessions already running finish on
+//! the runtime they started on.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Waker;
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::lane::{lane, LaneReader, LaneWriter};
+use crate::node::{DynNode, Node, OutPort};
+use crate::process::{Process, ProcessId};
+use crate::session::SessionStart;
+
+/// The default credit of a link per process (unanswered packets).
+pub const DEFAULT_BUFFER: usize = 64;
+/// The default cap on a node's live processes.
+pub const DEFAULT_CONCURRENCY: usize = 4096;
+
+static LIVE_SESSIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many sessions (node × process tasks) are running in this program.
+pub fn live_sessions() -> usize {
+    LIVE_SESSIONS.load(Ordering::SeqCst)
+}
+
+/// Counts a session for as long as it lives.
+pub(crate) struct SessionGuard(());
+
+impl SessionGuard {
+    pub(crate) fn new() -> Self {
+        LIVE_SESSIONS.fetch_add(1, Ordering::SeqCst);
+        SessionGuard(())
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        LIVE_SESSIONS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Where an out port leads: in port `port` of the node in `slot`.
+#[derive(Clone)]
+pub struct Target {
+    pub slot: Arc<NodeSlot>,
+    pub port: usize,
+}
+
+/// Per-node settings.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// Credit of each link into this node, per process.
+    pub buffer: usize,
+    /// Cap on live processes; lanes of further processes wait in the slot.
+    pub concurrency: usize,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        NodeOptions { buffer: DEFAULT_BUFFER, concurrency: DEFAULT_CONCURRENCY }
+    }
+}
+
+/// A loaded node: its behaviour, where its out ports lead, and its settings.
+pub struct NodeRuntime {
+    pub(crate) name: Arc<str>,
+    pub(crate) node: Arc<dyn DynNode>,
+    pub(crate) outs: Vec<Vec<Target>>,
+    pub(crate) error: Vec<Target>,
+    pub(crate) options: NodeOptions,
+    pub(crate) streams: bool,
+}
+
+impl NodeRuntime {
+    pub fn new<N: Node>(name: impl Into<Arc<str>>, node: N) -> Self {
+        NodeRuntime {
+            name: name.into(),
+            node: Arc::new(node),
+            outs: Vec::new(),
+            error: Vec::new(),
+            options: NodeOptions::default(),
+            streams: N::STREAMS,
+        }
+    }
+
+    /// Links `port` to `target`'s in port `in_port`; links of one port keep the order they are added in.
+    pub fn link(mut self, port: OutPort, target: &Arc<NodeSlot>, in_port: usize) -> Self {
+        let t = Target { slot: target.clone(), port: in_port };
+        match port {
+            OutPort::Out(i) => {
+                if self.outs.len() <= i {
+                    self.outs.resize_with(i + 1, Vec::new);
+                }
+                self.outs[i].push(t);
+            }
+            OutPort::Error => self.error.push(t),
+        }
+        self
+    }
+
+    pub fn options(mut self, options: NodeOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn targets(&self, port: OutPort) -> &[Target] {
+        match port {
+            OutPort::Out(i) => self.outs.get(i).map(Vec::as_slice).unwrap_or(&[]),
+            OutPort::Error => &self.error,
+        }
+    }
+}
+
+/// New lanes for a running session of one process.
+pub(crate) struct Attach {
+    pub(crate) inner: Mutex<AttachInner>,
+}
+
+pub(crate) struct AttachInner {
+    pub(crate) lanes: VecDeque<LaneReader>,
+    pub(crate) waker: Option<Waker>,
+}
+
+impl Attach {
+    fn new() -> Arc<Self> {
+        Arc::new(Attach { inner: Mutex::new(AttachInner { lanes: VecDeque::new(), waker: None }) })
+    }
+
+    fn push(&self, reader: LaneReader) {
+        let mut a = self.inner.lock();
+        a.lanes.push_back(reader);
+        if let Some(w) = a.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+struct SlotInner {
+    runtime: Option<Arc<NodeRuntime>>,
+    generation: u64,
+    sessions: HashMap<ProcessId, Arc<Attach>>,
+    live: usize,
+    waiting: VecDeque<LaneReader>,
+}
+
+/// A node's stable place in a graph.
+pub struct NodeSlot {
+    name: Arc<str>,
+    inner: Mutex<SlotInner>,
+}
+
+impl std::fmt::Debug for NodeSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeSlot").field("name", &self.name).finish()
+    }
+}
+
+impl NodeSlot {
+    pub fn new(name: impl Into<Arc<str>>) -> Arc<Self> {
+        Arc::new(NodeSlot {
+            name: name.into(),
+            inner: Mutex::new(SlotInner {
+                runtime: None,
+                generation: 0,
+                sessions: HashMap::new(),
+                live: 0,
+                waiting: VecDeque::new(),
+            }),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Loads (or swaps in) a node. Sessions of the old node finish on it; lanes waiting for a session
+    /// are handed to the new one. Returns the old runtime.
+    pub fn install(self: &Arc<Self>, runtime: NodeRuntime) -> Option<Arc<NodeRuntime>> {
+        let mut inner = self.inner.lock();
+        inner.generation += 1;
+        inner.sessions.clear();
+        inner.live = 0;
+        let old = inner.runtime.replace(Arc::new(runtime));
+        self.start_waiting(&mut inner);
+        old
+    }
+
+    /// Unloads the node. Lanes waiting for it are answered with an error; new lanes are refused.
+    pub fn uninstall(&self) -> Option<Arc<NodeRuntime>> {
+        let mut inner = self.inner.lock();
+        inner.generation += 1;
+        inner.sessions.clear();
+        inner.live = 0;
+        let waiting: Vec<_> = inner.waiting.drain(..).collect();
+        let old = inner.runtime.take();
+        drop(inner);
+        for mut r in waiting {
+            r.fail(Error::new(ErrorKind::Closed, format!("node \"{}\" was unloaded", self.name)));
+        }
+        old
+    }
+
+    pub fn runtime(&self) -> Option<Arc<NodeRuntime>> {
+        self.inner.lock().runtime.clone()
+    }
+
+    /// Opens a lane into in port `port` for `process`, with the node's buffer as credit.
+    pub fn open(self: &Arc<Self>, process: &Arc<Process>, port: usize) -> Result<LaneWriter> {
+        self.open_with(process, port, None)
+    }
+
+    /// Opens a lane with an explicit credit.
+    pub fn open_with(self: &Arc<Self>, process: &Arc<Process>, port: usize, cap: Option<usize>) -> Result<LaneWriter> {
+        let mut inner = self.inner.lock();
+        let Some(rt) = inner.runtime.clone() else {
+            return Err(Error::new(ErrorKind::Unavailable, format!("node \"{}\" is not loaded", self.name)));
+        };
+        let (writer, reader) = lane(process.clone(), port, cap.unwrap_or(rt.options.buffer));
+        self.admit(&mut inner, &rt, reader);
+        Ok(writer)
+    }
+
+    /// Gives a lane to the process's session, starts one, or queues the lane at the cap.
+    fn admit(self: &Arc<Self>, inner: &mut SlotInner, rt: &Arc<NodeRuntime>, reader: LaneReader) {
+        let pid = reader.process().id();
+        if let Some(attach) = inner.sessions.get(&pid) {
+            attach.push(reader);
+        } else if inner.live < rt.options.concurrency.max(1) {
+            inner.live += 1;
+            let attach = Attach::new();
+            inner.sessions.insert(pid, attach.clone());
+            rt.node.clone().start(SessionStart {
+                slot: self.clone(),
+                runtime: rt.clone(),
+                generation: inner.generation,
+                first: reader,
+                attach,
+            });
+        } else {
+            inner.waiting.push_back(reader);
+        }
+    }
+
+    fn start_waiting(self: &Arc<Self>, inner: &mut SlotInner) {
+        let Some(rt) = inner.runtime.clone() else { return };
+        while inner.live < rt.options.concurrency.max(1) {
+            let Some(reader) = inner.waiting.pop_front() else { break };
+            if reader.process().is_done() {
+                continue;
+            }
+            self.admit(inner, &rt, reader);
+        }
+    }
+
+    /// Called by a session that has nothing left to do. Returns the lanes that arrived meanwhile: when
+    /// there are some, the session goes on with them instead of ending.
+    pub(crate) fn finish_session(self: &Arc<Self>, generation: u64, pid: ProcessId, attach: &Arc<Attach>) -> Vec<LaneReader> {
+        let mut inner = self.inner.lock();
+        let late: Vec<_> = attach.inner.lock().lanes.drain(..).collect();
+        if !late.is_empty() {
+            return late;
+        }
+        if inner.generation == generation {
+            inner.sessions.remove(&pid);
+            inner.live -= 1;
+            self.start_waiting(&mut inner);
+        }
+        Vec::new()
+    }
+
+    /// Lanes waiting for a session (the node is at its cap of live processes).
+    pub fn waiting(&self) -> usize {
+        self.inner.lock().waiting.len()
+    }
+}

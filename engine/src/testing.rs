@@ -1,0 +1,169 @@
+//! Packet-level test helpers: a small graph builder over slots, and nodes that behave in the ways tests
+//! need (map with a closure, delay, fail, panic, produce a stream, collect). Used by this crate's tests,
+//! by node kinds' tests in other crates, and by the benches.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+use crate::node::{Input, Node, OutPort};
+use crate::session::Cx;
+use crate::slot::{NodeOptions, NodeRuntime, NodeSlot};
+use crate::value::Value;
+
+/// Named slots with their links, built by hand.
+#[derive(Default)]
+pub struct Graph {
+    slots: HashMap<String, Arc<NodeSlot>>,
+}
+
+impl Graph {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The slot of `name`, created empty on first use.
+    pub fn slot(&mut self, name: &str) -> Arc<NodeSlot> {
+        self.slots.entry(name.to_string()).or_insert_with(|| NodeSlot::new(name)).clone()
+    }
+
+    /// Loads `node` at `name` with links `(out port, target, target in port)`.
+    pub fn add<N: Node>(&mut self, name: &str, node: N, links: &[(OutPort, &str, usize)]) -> Arc<NodeSlot> {
+        self.add_with(name, node, links, NodeOptions::default())
+    }
+
+    pub fn add_with<N: Node>(
+        &mut self,
+        name: &str,
+        node: N,
+        links: &[(OutPort, &str, usize)],
+        options: NodeOptions,
+    ) -> Arc<NodeSlot> {
+        let mut rt = NodeRuntime::new(name, node).options(options);
+        for (port, target, in_port) in links {
+            let t = self.slot(target);
+            rt = rt.link(*port, &t, *in_port);
+        }
+        let slot = self.slot(name);
+        slot.install(rt);
+        slot
+    }
+
+    /// Unloads every node, breaking the slots' reference cycles.
+    pub fn clear(&mut self) {
+        for s in self.slots.values() {
+            s.uninstall();
+        }
+        self.slots.clear();
+    }
+}
+
+impl Drop for Graph {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// A node from an async closure over the input value.
+pub struct FnNode<F>(pub F);
+
+impl<F, Fut> Node for FnNode<F>
+where
+    F: Fn(Value) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value>> + Send,
+{
+    type State = ();
+
+    async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
+        let v = (self.0)(input.packet.value).await?;
+        cx.emit(OutPort::OUT, v).await
+    }
+}
+
+/// A node from a plain closure over the input value.
+pub fn map<F>(f: F) -> impl Node
+where
+    F: Fn(Value) -> Result<Value> + Send + Sync + 'static,
+{
+    FnNode(move |v| std::future::ready(f(v)))
+}
+
+/// Emits `0..n` for every input (a streaming producer), waiting `gap` between packets, and panics after
+/// `panic_after` packets when set.
+pub struct Produce {
+    pub n: u64,
+    pub gap: Option<Duration>,
+    pub panic_after: Option<u64>,
+}
+
+impl Produce {
+    pub fn new(n: u64) -> Self {
+        Produce { n, gap: None, panic_after: None }
+    }
+}
+
+impl Node for Produce {
+    type State = ();
+    const STREAMS: bool = true;
+
+    async fn on_packet(&self, _: &mut (), cx: &mut Cx, _input: Input) -> Result<()> {
+        for i in 0..self.n {
+            if self.panic_after == Some(i) {
+                panic!("producer gave up after {i} packets");
+            }
+            if let Some(gap) = self.gap {
+                tokio::time::sleep(gap).await;
+            }
+            cx.emit(OutPort::OUT, Value::from(i)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// What a [`Collect`] node saw.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub values: Vec<Value>,
+    pub ended: bool,
+}
+
+/// Records every value it receives and whether its input ended; answers each with the value.
+#[derive(Clone, Default)]
+pub struct Collect {
+    pub seen: Arc<Mutex<Seen>>,
+}
+
+impl Node for Collect {
+    type State = ();
+
+    async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
+        self.seen.lock().values.push(input.packet.value.clone());
+        cx.emit(OutPort::OUT, input.packet.value).await
+    }
+
+    async fn on_finish(&self, _: &mut (), _cx: &mut Cx) -> Result<()> {
+        self.seen.lock().ended = true;
+        Ok(())
+    }
+}
+
+/// Fails every input with a node error.
+pub fn fail(message: &'static str) -> impl Node {
+    map(move |_| Err(Error::node(message)))
+}
+
+/// Waits until `cond` holds, checking every 5 ms, for at most `within`.
+pub async fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cond()
+}

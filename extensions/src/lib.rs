@@ -1,0 +1,1 @@
+//! weir-extensions: see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+//! weir-loader: see ARCHITECTURE.md.

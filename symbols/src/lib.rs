@@ -1,0 +1,1 @@
+//! weir-symbols: see ARCHITECTURE.md.
