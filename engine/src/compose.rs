@@ -225,32 +225,46 @@ fn advance(part: &mut Part, entry: &mut Entry, outs: &mut [OutLane], sink: &mut 
     }
 }
 
-fn compose_lane(lane: &mut InLane, outs: &mut [OutLane], process: &Process, cx: &mut Context<'_>) {
+/// Moves one in lane's replies forward; true if anything moved.
+fn compose_lane(lane: &mut InLane, outs: &mut [OutLane], process: &Process, cx: &mut Context<'_>) -> bool {
     let InLane { reader, entries, .. } = lane;
     let mut sink = Sink { reader, process };
+    let mut moved = false;
     while let Some(entry) = entries.front_mut() {
         while let Some(mut part) = entry.parts.pop_front() {
             if let Progress::Blocked = advance(&mut part, entry, outs, &mut sink, cx) {
                 entry.parts.push_front(part);
-                return;
+                return moved;
             }
+            moved = true;
         }
         if !entry.done {
-            return;
+            return moved;
         }
         sink.finish(entry);
         entries.pop_front();
+        moved = true;
     }
+    moved
 }
 
 impl Cx {
     /// Moves every reply frame that has arrived into the replies of the inputs it belongs to, and
-    /// registers the task to be woken when more arrive.
+    /// registers the task to be woken when more arrive. With several in lanes, a part finished for one
+    /// lane can unblock another lane's part on the same out lane, so passes repeat until nothing moves.
     pub(crate) fn compose(&mut self, cx: &mut Context<'_>) {
         let Cx { ins, outs, process, .. } = self;
-        for lane in ins.iter_mut() {
-            if !lane.entries.is_empty() {
-                compose_lane(lane, outs, process, cx);
+        loop {
+            let mut moved = false;
+            let mut busy = 0;
+            for lane in ins.iter_mut() {
+                if !lane.entries.is_empty() {
+                    moved |= compose_lane(lane, outs, process, cx);
+                    busy += 1;
+                }
+            }
+            if !moved || busy <= 1 {
+                return;
             }
         }
     }

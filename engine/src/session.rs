@@ -185,8 +185,13 @@ impl Cx {
                 Err(e) => failure = Some(e),
             }
         }
+        // A consumer that is gone stops the producer: the error is in the reply and returned here.
+        let result = match &failure {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        };
         self.push_part(Part::remote(id, lanes, failure));
-        Ok(())
+        result
     }
 
     fn push_part(&mut self, part: Part) {

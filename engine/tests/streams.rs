@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use weir_engine::testing::{eventually, map, Collect, Graph, Produce};
+use weir_engine::testing::{eventually, Collect, Graph, Produce};
 use weir_engine::{call, Call, ErrorKind, OutPort, Process, Value};
 
 #[tokio::test]

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace: unit tests beside the code, the engine's rule tests, the end-to-end
+# tests in tests/ (they start the real `weir` binary) and the examples. Installs what the tests need when
+# it is missing. This is the README's test command; .ci/run calls exactly this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== toolchain"
+cargo --version
+
+echo "== build"
+cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
+
+echo "== test"
+cargo test --workspace --locked -- --color never 2>&1 | tee target/test-output.txt | grep -E '^(test result|running|failures|----|thread)' || true
+status=${PIPESTATUS[0]}
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
+echo "$passed passed, $failed failed"
+exit "$status"
