@@ -12,9 +12,11 @@ echo "== build"
 cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
 
 echo "== test"
-cargo test --workspace --locked -- --color never 2>&1 | tee target/test-output.txt | grep -E '^(test result|running|failures|----|thread)' || true
+set +e
+cargo test --workspace --locked -- --color never 2>&1 | tee target/test-output.txt
 status=${PIPESTATUS[0]}
+set -e
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
-failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' target/test-output.txt | awk '{s+=$6} END {print s+0}')
 echo "$passed passed, $failed failed"
 exit "$status"

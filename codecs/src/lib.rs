@@ -1,6 +1,7 @@
 //! weir-codecs: the scheme. Resources in uniflow's format (`resource`), Go-template rendering of spec
 //! fields (`template`), lenient coercion of field values (`coerce`). See ARCHITECTURE.md.
 
+pub mod codec;
 pub mod coerce;
 pub mod resource;
 pub mod template;

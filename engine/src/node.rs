@@ -18,6 +18,7 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::packet::Packet;
 use crate::session::{Cx, SessionStart};
+use crate::slot::NodeSlot;
 
 /// An out port of a node: `out[i]` or `error`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -75,8 +76,9 @@ pub trait Node: Send + Sync + Sized + 'static {
         async { Ok(()) }
     }
 
-    /// Called when the node is loaded into a running graph (before any packet).
-    fn on_load(&self) -> Result<()> {
+    /// Called when the node is loaded into a running graph, after everything downstream of it. `slot`
+    /// is the node's own place: a source (a listener) starts processes by writing into it.
+    fn on_load(&self, _slot: &Arc<NodeSlot>) -> Result<()> {
         Ok(())
     }
 
@@ -88,7 +90,7 @@ pub trait Node: Send + Sync + Sized + 'static {
 pub trait DynNode: Send + Sync + 'static {
     /// Starts a session task for one process.
     fn start(self: Arc<Self>, start: SessionStart);
-    fn load(&self) -> Result<()>;
+    fn load(&self, slot: &Arc<NodeSlot>) -> Result<()>;
     fn unload(&self);
 }
 
@@ -97,8 +99,8 @@ impl<N: Node> DynNode for N {
         tokio::spawn(crate::session::run(self, start));
     }
 
-    fn load(&self) -> Result<()> {
-        self.on_load()
+    fn load(&self, slot: &Arc<NodeSlot>) -> Result<()> {
+        self.on_load(slot)
     }
 
     fn unload(&self) {

@@ -77,15 +77,48 @@ pub struct NodeRuntime {
     pub(crate) streams: bool,
 }
 
+/// A node kind's behaviour with its type erased: what a codec compiles a spec into.
+#[derive(Clone)]
+pub struct BoxedNode {
+    node: Arc<dyn DynNode>,
+    streams: bool,
+}
+
+impl BoxedNode {
+    pub fn new<N: Node>(node: N) -> Self {
+        BoxedNode { node: Arc::new(node), streams: N::STREAMS }
+    }
+
+    /// Runs the node's load hook, giving it its own slot.
+    pub fn load(&self, slot: &Arc<NodeSlot>) -> Result<()> {
+        self.node.load(slot)
+    }
+
+    /// Runs the node's unload hook.
+    pub fn unload(&self) {
+        self.node.unload()
+    }
+}
+
+impl std::fmt::Debug for BoxedNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoxedNode").field("streams", &self.streams).finish()
+    }
+}
+
 impl NodeRuntime {
     pub fn new<N: Node>(name: impl Into<Arc<str>>, node: N) -> Self {
+        Self::from_boxed(name, BoxedNode::new(node))
+    }
+
+    pub fn from_boxed(name: impl Into<Arc<str>>, node: BoxedNode) -> Self {
         NodeRuntime {
             name: name.into(),
-            node: Arc::new(node),
+            node: node.node,
             outs: Vec::new(),
             error: Vec::new(),
             options: NodeOptions::default(),
-            streams: N::STREAMS,
+            streams: node.streams,
         }
     }
 
