@@ -51,6 +51,11 @@ impl Call {
         self.writer.frame().await
     }
 
+    /// The next reply frame if one is there now.
+    pub fn try_frame(&mut self) -> Option<Frame> {
+        self.writer.try_frame()
+    }
+
     /// The next whole reply; `None` when no reply is owed.
     pub async fn reply(&mut self) -> Option<Reply> {
         let mut values = Vec::new();

@@ -1,0 +1,211 @@
+//! Throughput of a chain of 10 pass-through nodes, each beside a plain tokio baseline measured in the
+//! same run (`bench/engine.sh` prints the ratios):
+//! - `stream`: one process streaming 1M packets through the chain vs a 10-stage `mpsc` pipeline;
+//! - `request_reply`: 100k independent processes, 64 in flight, vs a 10-stage chain of tasks that
+//!   relay each reply back through `oneshot` channels;
+//! - `round_trip`: one packet through one node and back.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use weir_engine::template::Pass;
+use weir_engine::testing::Graph;
+use weir_engine::{call, Call, NodeSlot, OutPort, Process, Value};
+
+const STAGES: usize = 10;
+const STREAM_PACKETS: u64 = 1_000_000;
+const PROCESSES: u64 = 100_000;
+const IN_FLIGHT: u64 = 64;
+const BUFFER: usize = 64;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn chain(g: &mut Graph) -> Arc<NodeSlot> {
+    for i in (0..STAGES).rev() {
+        let links: Vec<(OutPort, String, usize)> =
+            if i + 1 < STAGES { vec![(OutPort::OUT, format!("n{}", i + 1), 0)] } else { vec![] };
+        let links: Vec<(OutPort, &str, usize)> = links.iter().map(|(p, t, i)| (*p, t.as_str(), *i)).collect();
+        g.add(&format!("n{i}"), Pass, &links);
+    }
+    g.slot("n0")
+}
+
+async fn weir_stream(head: &Arc<NodeSlot>, n: u64) {
+    let p = Process::new();
+    let mut c = Call::open_with(head, &p, 0, BUFFER).expect("open");
+    let mut replies = 0u64;
+    for i in 0..n {
+        c.send(Value::Int(i as i64)).await.expect("send");
+        while let Some(f) = c.try_frame() {
+            replies += u64::from(f.is_last());
+        }
+    }
+    c.close();
+    while let Some(f) = c.frame().await {
+        replies += u64::from(f.is_last());
+    }
+    assert_eq!(replies, n);
+    p.exit(None);
+}
+
+async fn mpsc_stream(n: u64) {
+    let (tx0, mut rx) = mpsc::channel::<Value>(BUFFER);
+    let mut tasks = Vec::new();
+    for _ in 0..STAGES {
+        let (tx, next) = mpsc::channel::<Value>(BUFFER);
+        let mut input = std::mem::replace(&mut rx, next);
+        tasks.push(tokio::spawn(async move {
+            while let Some(v) = input.recv().await {
+                if tx.send(v).await.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    let sink = tokio::spawn(async move {
+        let mut count = 0u64;
+        while rx.recv().await.is_some() {
+            count += 1;
+        }
+        count
+    });
+    for i in 0..n {
+        tx0.send(Value::Int(i as i64)).await.expect("send");
+    }
+    drop(tx0);
+    assert_eq!(sink.await.expect("sink"), n);
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+type Req = (Value, oneshot::Sender<Value>);
+
+/// A chain of stage tasks; each forwards a request with a fresh oneshot and relays the reply back.
+fn oneshot_chain() -> mpsc::Sender<Req> {
+    let (last_tx, mut last_rx) = mpsc::channel::<Req>(BUFFER);
+    tokio::spawn(async move {
+        while let Some((v, reply)) = last_rx.recv().await {
+            let _ = reply.send(v);
+        }
+    });
+    let mut next = last_tx;
+    for _ in 1..STAGES {
+        let (tx, mut rx) = mpsc::channel::<Req>(BUFFER);
+        let downstream = next.clone();
+        tokio::spawn(async move {
+            let mut pending = FuturesUnordered::new();
+            loop {
+                tokio::select! {
+                    req = rx.recv() => match req {
+                        Some((v, reply)) => {
+                            let (t, r) = oneshot::channel();
+                            if downstream.send((v, t)).await.is_err() { break; }
+                            pending.push(async move { (r.await, reply) });
+                        }
+                        None => break,
+                    },
+                    Some((got, reply)) = pending.next(), if !pending.is_empty() => {
+                        if let Ok(v) = got { let _ = reply.send(v); }
+                    }
+                }
+            }
+            while let Some((got, reply)) = pending.next().await {
+                if let Ok(v) = got {
+                    let _ = reply.send(v);
+                }
+            }
+        });
+        next = tx;
+    }
+    next
+}
+
+async fn drive(n: u64, in_flight: u64, one: impl Fn(u64) -> futures::future::BoxFuture<'static, ()> + Send + Sync + 'static) {
+    let one = Arc::new(one);
+    let mut workers = Vec::new();
+    for w in 0..in_flight {
+        let one = one.clone();
+        workers.push(tokio::spawn(async move {
+            let mut i = w;
+            while i < n {
+                one(i).await;
+                i += in_flight;
+            }
+        }));
+    }
+    for w in workers {
+        w.await.expect("worker");
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = runtime();
+    let mut g = Graph::new();
+    let head = rt.block_on(async { chain(&mut g) });
+
+    let mut group = c.benchmark_group("stream");
+    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(STREAM_PACKETS));
+    group.bench_function("weir", |b| b.iter(|| rt.block_on(weir_stream(&head, STREAM_PACKETS))));
+    group.bench_function("mpsc", |b| b.iter(|| rt.block_on(mpsc_stream(STREAM_PACKETS))));
+    group.finish();
+
+    let mut group = c.benchmark_group("request_reply");
+    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(PROCESSES));
+    let h = head.clone();
+    group.bench_function("weir", |b| {
+        b.iter(|| {
+            let h = h.clone();
+            rt.block_on(drive(PROCESSES, IN_FLIGHT, move |i| {
+                let h = h.clone();
+                Box::pin(async move {
+                    let p = Process::new();
+                    let r = call(&h, &p, 0, Value::Int(i as i64)).await.expect("reply");
+                    debug_assert_eq!(r.len(), 1);
+                    p.exit(None);
+                })
+            }))
+        })
+    });
+    let head_tx = rt.block_on(async { oneshot_chain() });
+    group.bench_function("oneshot", |b| {
+        b.iter(|| {
+            let tx = head_tx.clone();
+            rt.block_on(drive(PROCESSES, IN_FLIGHT, move |i| {
+                let tx = tx.clone();
+                Box::pin(async move {
+                    let (t, r) = oneshot::channel();
+                    tx.send((Value::Int(i as i64), t)).await.expect("send");
+                    r.await.expect("reply");
+                })
+            }))
+        })
+    });
+    group.finish();
+
+    let mut g1 = Graph::new();
+    let one = rt.block_on(async { g1.add("one", Pass, &[]) });
+    let mut group = c.benchmark_group("round_trip");
+    group.bench_function("weir_one_node", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for i in 0..iters {
+                    let p = Process::new();
+                    call(&one, &p, 0, Value::Int(i as i64)).await.expect("reply");
+                    p.exit(None);
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
