@@ -193,14 +193,20 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("round_trip");
     group.bench_function("weir_one_node", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for i in 0..iters {
-                    let p = Process::new();
-                    call(&one, &p, 0, Value::Int(i as i64)).await.expect("reply");
-                    p.exit(None);
-                }
-                start.elapsed()
+            let one = one.clone();
+            // The caller runs on a worker, as a listener's request task does.
+            rt.block_on(async move {
+                tokio::spawn(async move {
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        let p = Process::new();
+                        call(&one, &p, 0, Value::Int(i as i64)).await.expect("reply");
+                        p.exit(None);
+                    }
+                    start.elapsed()
+                })
+                .await
+                .expect("caller")
             })
         })
     });

@@ -185,7 +185,7 @@ fn label(kind: &str, entry: &Value) -> Option<String> {
 }
 
 /// The file's entries: its object, or the items of its list, over all YAML documents.
-fn read_entries(text: &str, format: Format) -> Result<Vec<Value>, String> {
+pub fn read_entries(text: &str, format: Format) -> Result<Vec<Value>, String> {
     let docs = match format {
         Format::Json => {
             let mut de = serde_json::Deserializer::from_str(text);

@@ -22,7 +22,7 @@ use std::fmt;
 
 pub use chart::Chart;
 pub use decode::FieldIssue;
-pub use file::{parse_charts, parse_specs, parse_values, Format, ParseError, Problem};
+pub use file::{parse_charts, parse_specs, parse_values, read_entries, Format, ParseError, Problem};
 pub use port::{PortBase, PortName, PortNameError};
 pub use spec::{EnvRef, PortRef, Spec, SPEC_KEYS};
 pub use value::ValueResource;

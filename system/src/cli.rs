@@ -1,0 +1,67 @@
+//! The command line, as DESIGN.md's Interfaces section lays it out.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "weir", version, about = "A declarative, streaming workflow engine")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log level: error, warn, info, debug, trace (or a tracing filter).
+    #[arg(long, global = true, env = "WEIR_LOG_LEVEL")]
+    pub log_level: Option<String>,
+
+    /// Log format.
+    #[arg(long, global = true, value_enum, env = "WEIR_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+
+    /// The store: memory:// (sqlite:// and mongodb:// are not supported yet).
+    #[arg(long, global = true, env = "WEIR_STORE")]
+    pub store: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Runs namespaces: loads their specs and keeps them in step with the store.
+    Start(StartArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// A namespace to run (repeatable); all namespaces in the store when none is named.
+    #[arg(short = 'n', long = "namespace")]
+    pub namespaces: Vec<String>,
+
+    /// A file of specs (YAML or JSON, one object or a list) to store before starting (repeatable).
+    #[arg(long = "from-specs")]
+    pub from_specs: Vec<PathBuf>,
+
+    /// A file of values to store before starting (repeatable).
+    #[arg(long = "from-values")]
+    pub from_values: Vec<PathBuf>,
+
+    /// A file of charts to store before starting (repeatable; not supported yet).
+    #[arg(long = "from-charts")]
+    pub from_charts: Vec<PathBuf>,
+
+    /// Env for templating, KEY=VALUE (repeatable).
+    #[arg(short = 'e', long = "env", visible_alias = "environment")]
+    pub env: Vec<String>,
+
+    /// Address of the system namespace's listener (the system namespace is not built yet).
+    #[arg(long = "system-addr", env = "WEIR_SYSTEM_ADDR")]
+    pub system_addr: Option<String>,
+
+    /// Do not run the system namespace.
+    #[arg(long = "no-system")]
+    pub no_system: bool,
+}

@@ -1,0 +1,137 @@
+//! The host: a store, one symbol table and loader per namespace, and a clean shutdown on SIGINT or
+//! SIGTERM (every table closes, upstream first: listeners stop taking requests and drain, `term` ports
+//! run).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use tokio::sync::Mutex;
+use weir_codecs::resource::{parse_specs, parse_values, read_entries, Format};
+use weir_loader::{Loader, MemoryStore, Store};
+use weir_symbols::{HostEnv, Table};
+
+use crate::cli::StartArgs;
+use crate::settings::Settings;
+
+fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    match url.split_once("://").map(|(s, _)| s) {
+        Some("memory") => Ok(Arc::new(MemoryStore::new())),
+        Some(other) => bail!("store \"{url}\": the {other} store is not supported yet (use memory://)"),
+        None => bail!("store \"{url}\": expected a URL such as memory://"),
+    }
+}
+
+fn parse_env(pairs: &[String]) -> anyhow::Result<HostEnv> {
+    let mut env = BTreeMap::new();
+    for p in pairs {
+        let Some((k, v)) = p.split_once('=') else {
+            bail!("--env \"{p}\": expected KEY=VALUE");
+        };
+        env.insert(k.to_string(), v.to_string());
+    }
+    Ok(env)
+}
+
+/// Which entries of a file name their namespace.
+fn named_namespaces(text: &str, format: Format) -> Vec<bool> {
+    read_entries(text, format)
+        .map(|es| es.iter().map(|e| e.get("namespace").is_some()).collect())
+        .unwrap_or_default()
+}
+
+fn read(path: &Path) -> anyhow::Result<(String, Format)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let format = Format::detect(path, &text);
+    Ok((text, format))
+}
+
+fn load_files(store: &dyn Store, args: &StartArgs) -> anyhow::Result<()> {
+    let default_ns = args.namespaces.first().cloned().unwrap_or_else(|| "default".into());
+    if !args.from_charts.is_empty() {
+        bail!("--from-charts: charts are not supported yet");
+    }
+    for path in &args.from_values {
+        let (text, format) = read(path)?;
+        let named = named_namespaces(&text, format);
+        let mut values = parse_values(&text, format).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for (i, v) in values.iter_mut().enumerate() {
+            if !named.get(i).copied().unwrap_or(false) {
+                v.namespace.clone_from(&default_ns);
+            }
+        }
+        store.apply_values(values).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    for path in &args.from_specs {
+        let (text, format) = read(path)?;
+        let named = named_namespaces(&text, format);
+        let mut specs = parse_specs(&text, format).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for (i, s) in specs.iter_mut().enumerate() {
+            if !named.get(i).copied().unwrap_or(false) {
+                s.namespace.clone_from(&default_ns);
+            }
+        }
+        store.apply_specs(specs).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// `weir start`.
+pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> {
+    let store = open_store(&settings.store)?;
+    let host_env = parse_env(&args.env)?;
+    load_files(store.as_ref(), args)?;
+    let scheme = Arc::new(weir_extensions::scheme());
+    let namespaces = if args.namespaces.is_empty() { store.namespaces()? } else { args.namespaces.clone() };
+    if namespaces.is_empty() {
+        tracing::warn!("no namespace to run: the store has no specs and no -n was given");
+    }
+    let mut tables = Vec::new();
+    let mut loaders = Vec::new();
+    for ns in &namespaces {
+        let table = Arc::new(Mutex::new(Table::new(ns.clone(), scheme.clone(), host_env.clone())));
+        let loader = Loader::new(store.clone(), table.clone());
+        loader.reload().await?;
+        for (_, name, status) in table.lock().await.statuses() {
+            tracing::info!(namespace = %ns, spec = %name, "{status:?}");
+        }
+        loaders.push(tokio::spawn(async move {
+            if let Err(e) = loader.run().await {
+                tracing::error!("loader stopped: {e}");
+            }
+        }));
+        tables.push(table);
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    for l in &loaders {
+        l.abort();
+    }
+    for t in &tables {
+        t.lock().await.close();
+    }
+    Ok(())
+}
