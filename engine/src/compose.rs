@@ -18,9 +18,36 @@ use crate::process::Process;
 use crate::session::{Cx, InLane, OutLane};
 use crate::value::Value;
 
+/// An entry's parts in order; the first is kept inline, so an input that emits once allocates nothing.
+#[derive(Default)]
+pub(crate) struct Parts {
+    first: Option<Part>,
+    more: VecDeque<Part>,
+}
+
+impl Parts {
+    pub(crate) fn push_back(&mut self, part: Part) {
+        if self.first.is_none() && self.more.is_empty() {
+            self.first = Some(part);
+        } else {
+            self.more.push_back(part);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Part> {
+        self.first.take().or_else(|| self.more.pop_front())
+    }
+
+    fn push_front(&mut self, part: Part) {
+        if let Some(f) = self.first.replace(part) {
+            self.more.push_front(f);
+        }
+    }
+}
+
 /// The reply to one input, being composed.
 pub(crate) struct Entry {
-    pub(crate) parts: VecDeque<Part>,
+    pub(crate) parts: Parts,
     /// The handler has returned: no more parts will come.
     pub(crate) done: bool,
     failed: bool,
@@ -30,7 +57,7 @@ pub(crate) struct Entry {
 
 impl Entry {
     pub(crate) fn new() -> Self {
-        Entry { parts: VecDeque::new(), done: false, failed: false, held: None }
+        Entry { parts: Parts::default(), done: false, failed: false, held: None }
     }
 }
 
@@ -46,7 +73,9 @@ pub(crate) enum Part {
     Local(Value),
     /// An error that ends the reply.
     Fail(Error),
-    /// The reply of a packet sent to one or more links.
+    /// The reply of a packet sent to one link.
+    One { id: u64, lane: usize },
+    /// The reply of a packet sent to several links, joined element by element.
     Remote { id: u64, lanes: Vec<usize>, slots: Vec<Slot>, failure: Option<Error> },
 }
 
@@ -61,16 +90,55 @@ impl Part {
     }
 }
 
-/// Where an entry's frames go.
+/// Forwards the reply frames of one link.
+fn advance_one(id: u64, ol: &mut OutLane, entry: &mut Entry, sink: &mut Sink<'_>, cx: &mut Context<'_>) -> Progress {
+    if ol.order.front() != Some(&id) {
+        return Progress::Blocked;
+    }
+    loop {
+        match ol.poll_frame(cx) {
+            Poll::Ready(Some(Frame::Item(v))) => sink.put(entry, v),
+            Poll::Ready(Some(Frame::One(v))) => {
+                sink.put(entry, v);
+                ol.order.pop_front();
+                return Progress::Done;
+            }
+            Poll::Ready(Some(Frame::End)) => {
+                ol.order.pop_front();
+                return Progress::Done;
+            }
+            Poll::Ready(Some(Frame::Err(e))) => {
+                sink.fail(entry, e);
+                ol.order.pop_front();
+                return Progress::Done;
+            }
+            Poll::Ready(None) => {
+                sink.fail(entry, lost(id));
+                ol.order.pop_front();
+                return Progress::Done;
+            }
+            Poll::Pending => return Progress::Blocked,
+        }
+    }
+}
+
+/// Where an entry's frames go: gathered, then sent in one lock by `flush`.
 struct Sink<'a> {
     reader: &'a mut Option<LaneReader>,
+    outbox: &'a mut Vec<Frame>,
     process: &'a Process,
 }
 
 impl Sink<'_> {
+    fn flush(&mut self) {
+        if let Some(r) = self.reader.as_mut() {
+            r.reply_all(self.outbox.drain(..));
+        }
+    }
+
     fn send(&mut self, frame: Frame) {
         match self.reader.as_mut() {
-            Some(r) => r.reply(frame),
+            Some(_) => self.outbox.push(frame),
             None => {
                 if let Frame::Err(e) = frame {
                     self.process.warn(format!("a packet emitted at end of input failed: {e}"));
@@ -129,6 +197,7 @@ fn advance(part: &mut Part, entry: &mut Entry, outs: &mut [OutLane], sink: &mut 
             sink.fail(entry, e.clone());
             Progress::Done
         }
+        Part::One { id, lane } => advance_one(*id, &mut outs[*lane], entry, sink, cx),
         Part::Remote { id, lanes, slots, failure } => {
             if let Some(e) = failure.take() {
                 sink.fail(entry, e);
@@ -138,35 +207,7 @@ fn advance(part: &mut Part, entry: &mut Entry, outs: &mut [OutLane], sink: &mut 
                 return Progress::Done;
             }
             if slots.is_empty() {
-                let ol = &mut outs[lanes[0]];
-                if ol.order.front() != Some(&id) {
-                    return Progress::Blocked;
-                }
-                loop {
-                    match ol.writer.poll_frame(cx) {
-                        Poll::Ready(Some(Frame::Item(v))) => sink.put(entry, v),
-                        Poll::Ready(Some(Frame::One(v))) => {
-                            sink.put(entry, v);
-                            ol.order.pop_front();
-                            return Progress::Done;
-                        }
-                        Poll::Ready(Some(Frame::End)) => {
-                            ol.order.pop_front();
-                            return Progress::Done;
-                        }
-                        Poll::Ready(Some(Frame::Err(e))) => {
-                            sink.fail(entry, e);
-                            ol.order.pop_front();
-                            return Progress::Done;
-                        }
-                        Poll::Ready(None) => {
-                            sink.fail(entry, lost(id));
-                            ol.order.pop_front();
-                            return Progress::Done;
-                        }
-                        Poll::Pending => return Progress::Blocked,
-                    }
-                }
+                return advance_one(id, &mut outs[lanes[0]], entry, sink, cx);
             }
             loop {
                 for (k, &oi) in lanes.iter().enumerate() {
@@ -178,7 +219,7 @@ fn advance(part: &mut Part, entry: &mut Entry, outs: &mut [OutLane], sink: &mut 
                     if ol.order.front() != Some(&id) {
                         return Progress::Blocked;
                     }
-                    match ol.writer.poll_frame(cx) {
+                    match ol.poll_frame(cx) {
                         Poll::Ready(Some(Frame::Item(v))) => s.value = Some(v),
                         Poll::Ready(Some(Frame::One(v))) => {
                             s.value = Some(v);
@@ -227,24 +268,27 @@ fn advance(part: &mut Part, entry: &mut Entry, outs: &mut [OutLane], sink: &mut 
 
 /// Moves one in lane's replies forward; true if anything moved.
 fn compose_lane(lane: &mut InLane, outs: &mut [OutLane], process: &Process, cx: &mut Context<'_>) -> bool {
-    let InLane { reader, entries, .. } = lane;
-    let mut sink = Sink { reader, process };
+    let InLane { reader, entries, outbox, .. } = lane;
+    let mut sink = Sink { reader, outbox, process };
     let mut moved = false;
     while let Some(entry) = entries.front_mut() {
+        let mut blocked = false;
         while let Some(mut part) = entry.parts.pop_front() {
             if let Progress::Blocked = advance(&mut part, entry, outs, &mut sink, cx) {
                 entry.parts.push_front(part);
-                return moved;
+                blocked = true;
+                break;
             }
             moved = true;
         }
-        if !entry.done {
-            return moved;
+        if blocked || !entry.done {
+            break;
         }
         sink.finish(entry);
         entries.pop_front();
         moved = true;
     }
+    sink.flush();
     moved
 }
 

@@ -137,6 +137,30 @@ impl LaneWriter {
         Poll::Pending
     }
 
+    /// Moves every reply frame that has arrived into `out` with one lock. Ready(true) when frames
+    /// moved, Ready(false) when no reply is owed, Pending (the task registered) otherwise.
+    pub fn poll_frames(&mut self, cx: &mut Context<'_>, out: &mut VecDeque<Frame>) -> Poll<bool> {
+        let mut s = self.shared.state.lock();
+        if !s.back.is_empty() {
+            out.extend(s.back.drain(..));
+            return Poll::Ready(true);
+        }
+        if s.unanswered == 0 {
+            return Poll::Ready(false);
+        }
+        if let Some(e) = s.failed.clone() {
+            for _ in 0..s.unanswered {
+                out.push_back(Frame::Err(e.clone()));
+            }
+            s.unanswered = 0;
+            return Poll::Ready(true);
+        }
+        if !s.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            s.writer = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
     /// The next reply frame if one is there now.
     pub fn try_frame(&mut self) -> Option<Frame> {
         let mut s = self.shared.state.lock();
@@ -212,6 +236,23 @@ impl LaneReader {
         Poll::Pending
     }
 
+    /// Moves every packet that has arrived into `out` with one lock. Ready(true) when packets moved,
+    /// Ready(false) at end-of-stream, Pending (the task registered) otherwise.
+    pub fn poll_recv_all(&mut self, cx: &mut Context<'_>, out: &mut VecDeque<Packet>) -> Poll<bool> {
+        let mut s = self.shared.state.lock();
+        if !s.fwd.is_empty() {
+            out.extend(s.fwd.drain(..));
+            return Poll::Ready(true);
+        }
+        if s.closed {
+            return Poll::Ready(false);
+        }
+        if !s.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            s.reader = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
     pub async fn recv(&mut self) -> Option<Packet> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
@@ -231,6 +272,10 @@ impl LaneReader {
 
     /// Sends several reply frames under one lock.
     pub fn reply_all(&mut self, frames: impl IntoIterator<Item = Frame>) {
+        let mut frames = frames.into_iter().peekable();
+        if frames.peek().is_none() {
+            return;
+        }
         let mut s = self.shared.state.lock();
         if s.failed.is_some() {
             return;

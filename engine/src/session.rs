@@ -37,12 +37,32 @@ pub(crate) struct InLane {
     pub(crate) port: usize,
     pub(crate) ended: bool,
     pub(crate) entries: VecDeque<Entry>,
+    /// Packets taken from the lane in one lock, not yet handled.
+    pub(crate) inbox: VecDeque<Packet>,
+    /// Reply frames composed, sent in one lock at the end of a pass.
+    pub(crate) outbox: Vec<crate::lane::Frame>,
 }
 
 pub(crate) struct OutLane {
     pub(crate) writer: LaneWriter,
     /// Ids of the parts whose replies are still to come on this lane, in send order.
     pub(crate) order: VecDeque<u64>,
+    /// Reply frames taken from the lane in one lock, not yet composed.
+    pub(crate) frames: VecDeque<crate::lane::Frame>,
+}
+
+impl OutLane {
+    /// The next reply frame: Ready(None) when none is owed.
+    pub(crate) fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<crate::lane::Frame>> {
+        if let Some(f) = self.frames.pop_front() {
+            return Poll::Ready(Some(f));
+        }
+        match self.writer.poll_frames(cx, &mut self.frames) {
+            Poll::Ready(true) => Poll::Ready(self.frames.pop_front()),
+            Poll::Ready(false) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 /// A node's view of one process: what it reads from and emits to.
@@ -150,34 +170,39 @@ impl Cx {
         let id = self.next_part;
         self.next_part += 1;
         let pi = self.port_index(port);
+        if targets.len() == 1 {
+            // One link: no join, nothing to allocate.
+            let oi = match self.out_lane(pi, 0, &targets[0]) {
+                Ok(oi) => oi,
+                Err(e) => {
+                    self.push_part(Part::Fail(e.clone()));
+                    return Err(e);
+                }
+            };
+            let sent = self.send(oi, packet).await;
+            return match sent {
+                Ok(()) => {
+                    self.outs[oi].order.push_back(id);
+                    self.push_part(Part::One { id, lane: oi });
+                    Ok(())
+                }
+                Err(e) => {
+                    self.push_part(Part::Fail(e.clone()));
+                    Err(e)
+                }
+            };
+        }
         let mut lanes = Vec::with_capacity(targets.len());
         let mut failure = None;
         for (ti, target) in targets.iter().enumerate() {
-            let oi = match self.out_map[pi].get(ti).copied().flatten() {
-                Some(oi) => oi,
-                None => match target.slot.open(&self.process, target.port) {
-                    Ok(writer) => {
-                        self.outs.push(OutLane { writer, order: VecDeque::new() });
-                        let oi = self.outs.len() - 1;
-                        let row = &mut self.out_map[pi];
-                        if row.len() <= ti {
-                            row.resize(ti + 1, None);
-                        }
-                        row[ti] = Some(oi);
-                        oi
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        continue;
-                    }
-                },
+            let oi = match self.out_lane(pi, ti, target) {
+                Ok(oi) => oi,
+                Err(e) => {
+                    failure = Some(e);
+                    continue;
+                }
             };
-            let reserved = poll_fn(|cx| {
-                self.compose(cx);
-                self.outs[oi].writer.poll_reserve(cx)
-            })
-            .await;
-            match reserved.and_then(|()| self.outs[oi].writer.push(packet.clone())) {
+            match self.send(oi, packet.clone()).await {
                 Ok(()) => {
                     self.outs[oi].order.push_back(id);
                     lanes.push(oi);
@@ -192,6 +217,32 @@ impl Cx {
         };
         self.push_part(Part::remote(id, lanes, failure));
         result
+    }
+
+    /// The index in `outs` of link `ti` of port index `pi`, opening its lane on first use.
+    fn out_lane(&mut self, pi: usize, ti: usize, target: &crate::slot::Target) -> Result<usize> {
+        if let Some(oi) = self.out_map[pi].get(ti).copied().flatten() {
+            return Ok(oi);
+        }
+        let writer = target.slot.open(&self.process, target.port)?;
+        self.outs.push(OutLane { writer, order: VecDeque::new(), frames: VecDeque::new() });
+        let oi = self.outs.len() - 1;
+        let row = &mut self.out_map[pi];
+        if row.len() <= ti {
+            row.resize(ti + 1, None);
+        }
+        row[ti] = Some(oi);
+        Ok(oi)
+    }
+
+    /// Sends on out lane `oi`, composing replies while it waits for credit.
+    async fn send(&mut self, oi: usize, packet: Packet) -> Result<()> {
+        poll_fn(|cx| {
+            self.compose(cx);
+            self.outs[oi].writer.poll_reserve(cx)
+        })
+        .await?;
+        self.outs[oi].writer.push(packet)
     }
 
     fn push_part(&mut self, part: Part) {
@@ -213,14 +264,28 @@ impl Cx {
             self.open_per_port.resize(port + 1, 0);
         }
         self.open_per_port[port] += 1;
-        self.ins.push(InLane { reader: Some(reader), port, ended: false, entries: VecDeque::new() });
+        self.ins.push(InLane {
+            reader: Some(reader),
+            port,
+            ended: false,
+            entries: VecDeque::new(),
+            inbox: VecDeque::new(),
+            outbox: Vec::new(),
+        });
     }
 
     fn detached_lane(&mut self) -> usize {
         match self.detached {
             Some(i) => i,
             None => {
-                self.ins.push(InLane { reader: None, port: usize::MAX, ended: true, entries: VecDeque::new() });
+                self.ins.push(InLane {
+                    reader: None,
+                    port: usize::MAX,
+                    ended: true,
+                    entries: VecDeque::new(),
+                    inbox: VecDeque::new(),
+                    outbox: Vec::new(),
+                });
                 self.detached = Some(self.ins.len() - 1);
                 self.ins.len() - 1
             }
@@ -232,7 +297,9 @@ impl Cx {
         {
             let mut a = attach.inner.lock();
             let lanes: Vec<_> = a.lanes.drain(..).collect();
-            a.waker = Some(cx.waker().clone());
+            if !a.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                a.waker = Some(cx.waker().clone());
+            }
             drop(a);
             for r in lanes {
                 self.attach(r);
@@ -246,13 +313,19 @@ impl Cx {
             if lane.ended {
                 continue;
             }
+            if let Some(packet) = lane.inbox.pop_front() {
+                self.cursor = i;
+                return Poll::Ready(Next::Packet(i, packet));
+            }
             let Some(reader) = lane.reader.as_mut() else { continue };
-            match reader.poll_recv(cx) {
-                Poll::Ready(Some(packet)) => {
-                    self.cursor = i + 1;
-                    return Poll::Ready(Next::Packet(i, packet));
+            match reader.poll_recv_all(cx, &mut lane.inbox) {
+                Poll::Ready(true) => {
+                    if let Some(packet) = lane.inbox.pop_front() {
+                        self.cursor = i + 1;
+                        return Poll::Ready(Next::Packet(i, packet));
+                    }
                 }
-                Poll::Ready(None) => {
+                Poll::Ready(false) => {
                     lane.ended = true;
                     let port = lane.port;
                     self.open_per_port[port] -= 1;
