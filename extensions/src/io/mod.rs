@@ -1,6 +1,12 @@
-//! The `io` family of node kinds.
+//! The `io` family of node kinds: `print` (write formatted payloads to a file or stdout).
 
 use weir_codecs::codec::Scheme;
 
+pub mod print;
+
+pub use print::{Print, PrintKind};
+
 /// Registers the `io` kinds.
-pub fn register(_scheme: &mut Scheme) {}
+pub fn register(scheme: &mut Scheme) {
+    scheme.register(PrintKind);
+}
