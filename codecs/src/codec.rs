@@ -123,7 +123,8 @@ impl<K: Kind> Codec for KindCodec<K> {
 
     fn compile(&self, fields: &Json, cx: &CompileContext<'_>) -> Result<BoxedNode, Vec<FieldIssue>> {
         let fields = self.decode(fields)?;
-        let typed: K::Fields = serde_json::from_value(fields).map_err(|e| vec![FieldIssue::new("", e.to_string())])?;
+        let typed: K::Fields =
+            serde_json::from_value(fields).map_err(|e| vec![FieldIssue::new("", e.to_string())])?;
         self.kind.compile(typed, cx).map_err(|e| vec![e])
     }
 }
@@ -152,7 +153,14 @@ impl Scheme {
         let validator = jsonschema::validator_for(&schema)
             .or_else(|_| jsonschema::validator_for(&Json::Bool(true)))
             .unwrap_or_else(|_| unreachable!("the schema `true` is valid"));
-        self.codecs.insert(K::KIND.to_string(), Arc::new(KindCodec { kind, schema, validator }));
+        self.codecs.insert(
+            K::KIND.to_string(),
+            Arc::new(KindCodec {
+                kind,
+                schema,
+                validator,
+            }),
+        );
     }
 
     pub fn get(&self, kind: &str) -> Option<&Arc<dyn Codec>> {
@@ -257,8 +265,16 @@ fn fits(value: &Json, ty: &str) -> bool {
 fn convert(value: &Json, ty: &str) -> Option<Json> {
     match (ty, value) {
         ("integer", Json::String(s)) => s.trim().parse::<i64>().ok().map(Json::from),
-        ("integer", Json::Number(n)) => n.as_f64().filter(|f| f.fract() == 0.0).map(|f| Json::from(f as i64)),
-        ("number", Json::String(s)) => s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Json::Number),
+        ("integer", Json::Number(n)) => n
+            .as_f64()
+            .filter(|f| f.fract() == 0.0)
+            .map(|f| Json::from(f as i64)),
+        ("number", Json::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Json::Number),
         ("boolean", Json::String(s)) => match s.trim() {
             "true" | "TRUE" | "True" | "1" | "t" | "T" => Some(Json::Bool(true)),
             "false" | "FALSE" | "False" | "0" | "f" | "F" => Some(Json::Bool(false)),
@@ -300,7 +316,10 @@ mod tests {
         }
         fn compile(&self, fields: ListenerFields, _: &CompileContext<'_>) -> Result<BoxedNode, FieldIssue> {
             if fields.protocol != "http" {
-                return Err(FieldIssue::new("protocol", format!("unsupported protocol \"{}\"", fields.protocol)));
+                return Err(FieldIssue::new(
+                    "protocol",
+                    format!("unsupported protocol \"{}\"", fields.protocol),
+                ));
             }
             Ok(BoxedNode::new(map(Ok)))
         }
@@ -312,33 +331,58 @@ mod tests {
         s
     }
 
-    const CX: CompileContext<'static> = CompileContext { namespace: "default", name: "l" };
+    const CX: CompileContext<'static> = CompileContext {
+        namespace: "default",
+        name: "l",
+    };
 
     #[test]
     fn coerces_like_uniflow() {
         let s = scheme();
         let codec = s.get("listener").unwrap();
-        let out = codec.decode(&json!({"protocol": "http", "port": "8000", "hosts": "a", "tls": "true"})).unwrap();
-        assert_eq!(out, json!({"protocol": "http", "port": 8000, "hosts": ["a"], "tls": true}));
+        let out = codec
+            .decode(&json!({"protocol": "http", "port": "8000", "hosts": "a", "tls": "true"}))
+            .unwrap();
+        assert_eq!(
+            out,
+            json!({"protocol": "http", "port": 8000, "hosts": ["a"], "tls": true})
+        );
     }
 
     #[test]
     fn reports_every_violation_with_its_field() {
         let s = scheme();
         let codec = s.get("listener").unwrap();
-        let issues = codec.decode(&json!({"port": "eighty", "hosts": [1, {}], "extra": 1})).unwrap_err();
+        let issues = codec
+            .decode(&json!({"port": "eighty", "hosts": [1, {}], "extra": 1}))
+            .unwrap_err();
         let fields: Vec<_> = issues.iter().map(|i| i.field.as_str()).collect();
         assert!(fields.contains(&"port"), "{issues:?}");
         assert!(fields.contains(&"hosts.1"), "{issues:?}");
-        assert!(issues.iter().any(|i| i.message.contains("protocol")), "{issues:?}");
+        assert!(
+            issues.iter().any(|i| i.message.contains("protocol")),
+            "{issues:?}"
+        );
         assert!(issues.iter().any(|i| i.message.contains("extra")), "{issues:?}");
     }
 
     #[test]
     fn compile_errors_name_the_field() {
         let s = scheme();
-        let err = s.get("listener").unwrap().compile(&json!({"protocol": "gopher", "port": 1}), &CX).err().unwrap();
-        assert_eq!(err, vec![FieldIssue::new("protocol", "unsupported protocol \"gopher\"")]);
-        assert!(s.get("listener").unwrap().compile(&json!({"protocol": "http", "port": 1}), &CX).is_ok());
+        let err = s
+            .get("listener")
+            .unwrap()
+            .compile(&json!({"protocol": "gopher", "port": 1}), &CX)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err,
+            vec![FieldIssue::new("protocol", "unsupported protocol \"gopher\"")]
+        );
+        assert!(s
+            .get("listener")
+            .unwrap()
+            .compile(&json!({"protocol": "http", "port": 1}), &CX)
+            .is_ok());
     }
 }

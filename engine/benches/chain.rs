@@ -22,13 +22,20 @@ const IN_FLIGHT: u64 = 64;
 const BUFFER: usize = 64;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 fn chain(g: &mut Graph) -> Arc<NodeSlot> {
     for i in (0..STAGES).rev() {
-        let links: Vec<(OutPort, String, usize)> =
-            if i + 1 < STAGES { vec![(OutPort::OUT, format!("n{}", i + 1), 0)] } else { vec![] };
+        let links: Vec<(OutPort, String, usize)> = if i + 1 < STAGES {
+            vec![(OutPort::OUT, format!("n{}", i + 1), 0)]
+        } else {
+            vec![]
+        };
         let links: Vec<(OutPort, &str, usize)> = links.iter().map(|(p, t, i)| (*p, t.as_str(), *i)).collect();
         g.add(&format!("n{i}"), Pass, &links);
     }
@@ -126,7 +133,11 @@ fn oneshot_chain() -> mpsc::Sender<Req> {
     next
 }
 
-async fn drive(n: u64, in_flight: u64, one: impl Fn(u64) -> futures::future::BoxFuture<'static, ()> + Send + Sync + 'static) {
+async fn drive(
+    n: u64,
+    in_flight: u64,
+    one: impl Fn(u64) -> futures::future::BoxFuture<'static, ()> + Send + Sync + 'static,
+) {
     let one = Arc::new(one);
     let mut workers = Vec::new();
     for w in 0..in_flight {
@@ -150,13 +161,21 @@ fn bench(c: &mut Criterion) {
     let head = rt.block_on(async { chain(&mut g) });
 
     let mut group = c.benchmark_group("stream");
-    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(STREAM_PACKETS));
-    group.bench_function("weir", |b| b.iter(|| rt.block_on(weir_stream(&head, STREAM_PACKETS))));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(STREAM_PACKETS));
+    group.bench_function("weir", |b| {
+        b.iter(|| rt.block_on(weir_stream(&head, STREAM_PACKETS)))
+    });
     group.bench_function("mpsc", |b| b.iter(|| rt.block_on(mpsc_stream(STREAM_PACKETS))));
     group.finish();
 
     let mut group = c.benchmark_group("request_reply");
-    group.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(PROCESSES));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(PROCESSES));
     let h = head.clone();
     group.bench_function("weir", |b| {
         b.iter(|| {

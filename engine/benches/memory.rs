@@ -39,8 +39,15 @@ fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return; // cargo test --benches / --list: nothing to list
     }
-    let total: u64 = std::env::var("WEIR_MEMORY_PACKETS").ok().and_then(|s| s.parse().ok()).unwrap_or(5_000_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let total: u64 = std::env::var("WEIR_MEMORY_PACKETS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5_000_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let seen = Arc::new(AtomicU64::new(0));
     let mut g = Graph::new();
     let src = rt.block_on(async {
@@ -82,6 +89,13 @@ fn main() {
     let (at_1m, at_end) = watcher.join().expect("watcher");
     let elapsed = start.elapsed();
     let n = reply;
-    println!("memory: {total} packets through a 2 µs consumer in {:.1} s ({n} replies)", elapsed.as_secs_f64());
-    println!("memory: rss at {} packets: {at_1m} KiB; at {total}: {at_end} KiB; ratio {:.3}", total / 5, at_end as f64 / at_1m.max(1) as f64);
+    println!(
+        "memory: {total} packets through a 2 µs consumer in {:.1} s ({n} replies)",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "memory: rss at {} packets: {at_1m} KiB; at {total}: {at_end} KiB; ratio {:.3}",
+        total / 5,
+        at_end as f64 / at_1m.max(1) as f64
+    );
 }

@@ -6,13 +6,24 @@ use weir_engine::testing::Graph;
 use weir_engine::{Call, OutPort, Process, Value};
 
 fn main() {
-    let n: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let mut g = Graph::new();
         for i in (0..10).rev() {
             let next = format!("n{}", i + 1);
-            let links: Vec<(OutPort, &str, usize)> = if i < 9 { vec![(OutPort::OUT, next.as_str(), 0)] } else { vec![] };
+            let links: Vec<(OutPort, &str, usize)> = if i < 9 {
+                vec![(OutPort::OUT, next.as_str(), 0)]
+            } else {
+                vec![]
+            };
             g.add(&format!("n{i}"), Pass, &links);
         }
         let head = g.slot("n0");
@@ -32,7 +43,10 @@ fn main() {
                 replies += u64::from(f.is_last());
             }
             let el = start.elapsed();
-            println!("{replies} replies in {el:?}: {:.0} packets/s", n as f64 / el.as_secs_f64());
+            println!(
+                "{replies} replies in {el:?}: {:.0} packets/s",
+                n as f64 / el.as_secs_f64()
+            );
             p.exit(None);
         });
         task.await.expect("task");

@@ -22,12 +22,20 @@ pub struct Call {
 
 impl Call {
     pub fn open(slot: &Arc<NodeSlot>, process: &Arc<Process>, port: usize) -> Result<Self> {
-        Ok(Call { writer: slot.open(process, port)?, process: process.clone(), next: 0 })
+        Ok(Call {
+            writer: slot.open(process, port)?,
+            process: process.clone(),
+            next: 0,
+        })
     }
 
     /// The same with an explicit credit.
     pub fn open_with(slot: &Arc<NodeSlot>, process: &Arc<Process>, port: usize, cap: usize) -> Result<Self> {
-        Ok(Call { writer: slot.open_with(process, port, Some(cap))?, process: process.clone(), next: 0 })
+        Ok(Call {
+            writer: slot.open_with(process, port, Some(cap))?,
+            process: process.clone(),
+            next: 0,
+        })
     }
 
     /// Sends the next entry item, waiting for credit.

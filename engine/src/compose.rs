@@ -57,7 +57,12 @@ pub(crate) struct Entry {
 
 impl Entry {
     pub(crate) fn new() -> Self {
-        Entry { parts: Parts::default(), done: false, failed: false, held: None }
+        Entry {
+            parts: Parts::default(),
+            done: false,
+            failed: false,
+            held: None,
+        }
     }
 }
 
@@ -76,22 +81,45 @@ pub(crate) enum Part {
     /// The reply of a packet sent to one link.
     One { id: u64, lane: usize },
     /// The reply of a packet sent to several links, joined element by element.
-    Remote { id: u64, lanes: Vec<usize>, slots: Vec<Slot>, failure: Option<Error> },
+    Remote {
+        id: u64,
+        lanes: Vec<usize>,
+        slots: Vec<Slot>,
+        failure: Option<Error>,
+    },
 }
 
 impl Part {
     pub(crate) fn remote(id: u64, lanes: Vec<usize>, failure: Option<Error>) -> Self {
         let slots = if lanes.len() > 1 {
-            lanes.iter().map(|_| Slot { value: None, last: false, ended: false }).collect()
+            lanes
+                .iter()
+                .map(|_| Slot {
+                    value: None,
+                    last: false,
+                    ended: false,
+                })
+                .collect()
         } else {
             Vec::new()
         };
-        Part::Remote { id, lanes, slots, failure }
+        Part::Remote {
+            id,
+            lanes,
+            slots,
+            failure,
+        }
     }
 }
 
 /// Forwards the reply frames of one link.
-fn advance_one(id: u64, ol: &mut OutLane, entry: &mut Entry, sink: &mut Sink<'_>, cx: &mut Context<'_>) -> Progress {
+fn advance_one(
+    id: u64,
+    ol: &mut OutLane,
+    entry: &mut Entry,
+    sink: &mut Sink<'_>,
+    cx: &mut Context<'_>,
+) -> Progress {
     if ol.order.front() != Some(&id) {
         return Progress::Blocked;
     }
@@ -141,7 +169,8 @@ impl Sink<'_> {
             Some(_) => self.outbox.push(frame),
             None => {
                 if let Frame::Err(e) = frame {
-                    self.process.warn(format!("a packet emitted at end of input failed: {e}"));
+                    self.process
+                        .warn(format!("a packet emitted at end of input failed: {e}"));
                 }
             }
         }
@@ -187,7 +216,13 @@ fn lost(id: u64) -> Error {
     Error::new(ErrorKind::Internal, format!("reply to part {id} was lost"))
 }
 
-fn advance(part: &mut Part, entry: &mut Entry, outs: &mut [OutLane], sink: &mut Sink<'_>, cx: &mut Context<'_>) -> Progress {
+fn advance(
+    part: &mut Part,
+    entry: &mut Entry,
+    outs: &mut [OutLane],
+    sink: &mut Sink<'_>,
+    cx: &mut Context<'_>,
+) -> Progress {
     match part {
         Part::Local(v) => {
             sink.put(entry, std::mem::take(v));
@@ -198,7 +233,12 @@ fn advance(part: &mut Part, entry: &mut Entry, outs: &mut [OutLane], sink: &mut 
             Progress::Done
         }
         Part::One { id, lane } => advance_one(*id, &mut outs[*lane], entry, sink, cx),
-        Part::Remote { id, lanes, slots, failure } => {
+        Part::Remote {
+            id,
+            lanes,
+            slots,
+            failure,
+        } => {
             if let Some(e) = failure.take() {
                 sink.fail(entry, e);
             }
@@ -268,8 +308,17 @@ fn advance(part: &mut Part, entry: &mut Entry, outs: &mut [OutLane], sink: &mut 
 
 /// Moves one in lane's replies forward; true if anything moved.
 fn compose_lane(lane: &mut InLane, outs: &mut [OutLane], process: &Process, cx: &mut Context<'_>) -> bool {
-    let InLane { reader, entries, outbox, .. } = lane;
-    let mut sink = Sink { reader, outbox, process };
+    let InLane {
+        reader,
+        entries,
+        outbox,
+        ..
+    } = lane;
+    let mut sink = Sink {
+        reader,
+        outbox,
+        process,
+    };
     let mut moved = false;
     while let Some(entry) = entries.front_mut() {
         let mut blocked = false;
@@ -297,7 +346,9 @@ impl Cx {
     /// registers the task to be woken when more arrive. With several in lanes, a part finished for one
     /// lane can unblock another lane's part on the same out lane, so passes repeat until nothing moves.
     pub(crate) fn compose(&mut self, cx: &mut Context<'_>) {
-        let Cx { ins, outs, process, .. } = self;
+        let Cx {
+            ins, outs, process, ..
+        } = self;
         loop {
             let mut moved = false;
             let mut busy = 0;

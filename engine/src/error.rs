@@ -31,7 +31,10 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// True when the same request may succeed if tried again.
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorKind::Closed | ErrorKind::Unavailable | ErrorKind::Timeout)
+        matches!(
+            self,
+            ErrorKind::Closed | ErrorKind::Unavailable | ErrorKind::Timeout
+        )
     }
 
     fn as_str(self) -> &'static str {
@@ -68,7 +71,10 @@ pub struct Error(Arc<Repr>);
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error(Arc::new(Repr { kind, message: message.into() }))
+        Error(Arc::new(Repr {
+            kind,
+            message: message.into(),
+        }))
     }
 
     /// A node's own failure.

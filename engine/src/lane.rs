@@ -68,7 +68,13 @@ pub(crate) fn lane(process: Arc<Process>, port: usize, cap: usize) -> (LaneWrite
         port,
         process,
     });
-    (LaneWriter { shared: shared.clone(), ended: false }, LaneReader { shared, gone: false })
+    (
+        LaneWriter {
+            shared: shared.clone(),
+            ended: false,
+        },
+        LaneReader { shared, gone: false },
+    )
 }
 
 fn wake(w: &mut Option<Waker>) {
@@ -341,17 +347,29 @@ mod tests {
         let p = Process::new();
         let (mut w, mut r) = lane(p.clone(), 0, 3);
         for i in 0..3 {
-            assert!(w.send(pkt(&p, i)).now_or_never().is_some(), "packet {i} is within credit");
+            assert!(
+                w.send(pkt(&p, i)).now_or_never().is_some(),
+                "packet {i} is within credit"
+            );
         }
         assert_eq!(w.unanswered(), 3);
         // The fourth waits: credit is counted in unanswered packets, not unread ones.
         let _ = r.recv().await;
-        assert!(w.send(pkt(&p, 3)).now_or_never().is_none(), "read but unanswered still holds credit");
+        assert!(
+            w.send(pkt(&p, 3)).now_or_never().is_none(),
+            "read but unanswered still holds credit"
+        );
         r.reply(Frame::Item(Value::from(0)));
-        assert!(w.send(pkt(&p, 3)).now_or_never().is_none(), "a reply that has not ended holds credit");
+        assert!(
+            w.send(pkt(&p, 3)).now_or_never().is_none(),
+            "a reply that has not ended holds credit"
+        );
         r.reply(Frame::End);
         assert_eq!(w.unanswered(), 2);
-        assert!(w.send(pkt(&p, 3)).now_or_never().is_some(), "an ended reply returns one credit");
+        assert!(
+            w.send(pkt(&p, 3)).now_or_never().is_some(),
+            "an ended reply returns one credit"
+        );
         assert!(w.send(pkt(&p, 4)).now_or_never().is_none());
     }
 

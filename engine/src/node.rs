@@ -67,7 +67,12 @@ pub trait Node: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Called when in port `port` reaches end-of-stream in this process.
-    fn on_eos(&self, _state: &mut Self::State, _cx: &mut Cx, _port: usize) -> impl Future<Output = Result<()>> + Send {
+    fn on_eos(
+        &self,
+        _state: &mut Self::State,
+        _cx: &mut Cx,
+        _port: usize,
+    ) -> impl Future<Output = Result<()>> + Send {
         async { Ok(()) }
     }
 

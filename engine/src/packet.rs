@@ -18,7 +18,10 @@ pub struct Origin {
 impl Origin {
     /// The origin of the `index`-th item written into a process at its entry.
     pub fn entry(process: ProcessId, index: u32) -> Self {
-        Origin { process, path: Arc::from([index].as_slice()) }
+        Origin {
+            process,
+            path: Arc::from([index].as_slice()),
+        }
     }
 
     /// The origin of the `index`-th packet emitted for one input of this origin.
@@ -26,7 +29,10 @@ impl Origin {
         let mut path = Vec::with_capacity(self.path.len() + 1);
         path.extend_from_slice(&self.path);
         path.push(index);
-        Origin { process: self.process, path: Arc::from(path) }
+        Origin {
+            process: self.process,
+            path: Arc::from(path),
+        }
     }
 
     pub fn process(&self) -> ProcessId {
@@ -72,7 +78,10 @@ impl Packet {
 
     /// The same lineage, another value (one-to-one nodes keep their input's origin).
     pub fn with_value(&self, value: Value) -> Self {
-        Packet { value, origin: self.origin.clone() }
+        Packet {
+            value,
+            origin: self.origin.clone(),
+        }
     }
 }
 

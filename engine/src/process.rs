@@ -142,7 +142,12 @@ impl Process {
         if self.exit.set(cause.clone()).is_err() {
             return;
         }
-        let children: Vec<_> = self.children.lock().drain(..).filter_map(|c| c.upgrade()).collect();
+        let children: Vec<_> = self
+            .children
+            .lock()
+            .drain(..)
+            .filter_map(|c| c.upgrade())
+            .collect();
         for child in children {
             child.exit(cause.clone());
         }
@@ -155,7 +160,10 @@ impl Process {
 
     /// Cancels the process: an exit with a `cancelled` error.
     pub fn cancel(&self) {
-        self.exit(Some(Error::new(ErrorKind::Cancelled, format!("process {} cancelled", self.id))));
+        self.exit(Some(Error::new(
+            ErrorKind::Cancelled,
+            format!("process {} cancelled", self.id),
+        )));
     }
 
     /// The exit cause once the process has exited: `Some(None)` for success.
@@ -243,7 +251,10 @@ mod tests {
         });
         parent.exit(Some(Error::node("boom")));
         assert!(child.is_done() && grandchild.is_done());
-        assert_eq!(grandchild.exit_cause().flatten().map(|e| e.message()), Some("boom"));
+        assert_eq!(
+            grandchild.exit_cause().flatten().map(|e| e.message()),
+            Some("boom")
+        );
         assert_eq!(seen.load(Ordering::SeqCst), 1);
     }
 
@@ -254,7 +265,10 @@ mod tests {
         child.cancel();
         assert!(child.is_done());
         assert!(!parent.is_done());
-        assert_eq!(child.exit_cause().flatten().map(|e| e.kind()), Some(ErrorKind::Cancelled));
+        assert_eq!(
+            child.exit_cause().flatten().map(|e| e.kind()),
+            Some(ErrorKind::Cancelled)
+        );
     }
 
     #[test]

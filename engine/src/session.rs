@@ -123,7 +123,8 @@ impl Cx {
 
     /// Records a warning on the process.
     pub fn warn(&self, message: impl Into<String>) {
-        self.process.warn(format!("node \"{}\": {}", self.runtime.name(), message.into()));
+        self.process
+            .warn(format!("node \"{}\": {}", self.runtime.name(), message.into()));
     }
 
     fn port_index(&self, port: OutPort) -> usize {
@@ -225,7 +226,11 @@ impl Cx {
             return Ok(oi);
         }
         let writer = target.slot.open(&self.process, target.port)?;
-        self.outs.push(OutLane { writer, order: VecDeque::new(), frames: VecDeque::new() });
+        self.outs.push(OutLane {
+            writer,
+            order: VecDeque::new(),
+            frames: VecDeque::new(),
+        });
         let oi = self.outs.len() - 1;
         let row = &mut self.out_map[pi];
         if row.len() <= ti {
@@ -317,7 +322,9 @@ impl Cx {
                 self.cursor = i;
                 return Poll::Ready(Next::Packet(i, packet));
             }
-            let Some(reader) = lane.reader.as_mut() else { continue };
+            let Some(reader) = lane.reader.as_mut() else {
+                continue;
+            };
             match reader.poll_recv_all(cx, &mut lane.inbox) {
                 Poll::Ready(true) => {
                     if let Some(packet) = lane.inbox.pop_front() {
@@ -425,7 +432,13 @@ async fn guarded<F: std::future::Future<Output = Result<()>>>(node: &str, fut: F
 /// The session task.
 pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
     let _guard = SessionGuard::new();
-    let SessionStart { slot, runtime, generation, first, attach } = start;
+    let SessionStart {
+        slot,
+        runtime,
+        generation,
+        first,
+        attach,
+    } = start;
     let process = first.process().clone();
     let pid = process.id();
     let mut cx = Cx::new(process.clone(), runtime);
@@ -457,7 +470,13 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
 }
 
 /// Runs the node until all input has ended and every reply is sent. An `Err` is a panic.
-async fn drive<N: Node>(node: &N, state: &mut N::State, cx: &mut Cx, attach: &Attach, name: &str) -> Result<()> {
+async fn drive<N: Node>(
+    node: &N,
+    state: &mut N::State,
+    cx: &mut Cx,
+    attach: &Attach,
+    name: &str,
+) -> Result<()> {
     loop {
         match poll_fn(|c| cx.poll_next(c, attach)).await {
             Next::Packet(lane, packet) => {

@@ -63,7 +63,10 @@ pub struct NodeOptions {
 
 impl Default for NodeOptions {
     fn default() -> Self {
-        NodeOptions { buffer: DEFAULT_BUFFER, concurrency: DEFAULT_CONCURRENCY }
+        NodeOptions {
+            buffer: DEFAULT_BUFFER,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
     }
 }
 
@@ -86,7 +89,10 @@ pub struct BoxedNode {
 
 impl BoxedNode {
     pub fn new<N: Node>(node: N) -> Self {
-        BoxedNode { node: Arc::new(node), streams: N::STREAMS }
+        BoxedNode {
+            node: Arc::new(node),
+            streams: N::STREAMS,
+        }
     }
 
     /// Runs the node's load hook, giving it its own slot.
@@ -102,7 +108,9 @@ impl BoxedNode {
 
 impl std::fmt::Debug for BoxedNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BoxedNode").field("streams", &self.streams).finish()
+        f.debug_struct("BoxedNode")
+            .field("streams", &self.streams)
+            .finish()
     }
 }
 
@@ -124,7 +132,10 @@ impl NodeRuntime {
 
     /// Links `port` to `target`'s in port `in_port`; links of one port keep the order they are added in.
     pub fn link(mut self, port: OutPort, target: &Arc<NodeSlot>, in_port: usize) -> Self {
-        let t = Target { slot: target.clone(), port: in_port };
+        let t = Target {
+            slot: target.clone(),
+            port: in_port,
+        };
         match port {
             OutPort::Out(i) => {
                 if self.outs.len() <= i {
@@ -166,7 +177,12 @@ pub(crate) struct AttachInner {
 
 impl Attach {
     fn new() -> Arc<Self> {
-        Arc::new(Attach { inner: Mutex::new(AttachInner { lanes: VecDeque::new(), waker: None }) })
+        Arc::new(Attach {
+            inner: Mutex::new(AttachInner {
+                lanes: VecDeque::new(),
+                waker: None,
+            }),
+        })
     }
 
     fn push(&self, reader: LaneReader) {
@@ -238,7 +254,10 @@ impl NodeSlot {
         let old = inner.runtime.take();
         drop(inner);
         for mut r in waiting {
-            r.fail(Error::new(ErrorKind::Closed, format!("node \"{}\" was unloaded", self.name)));
+            r.fail(Error::new(
+                ErrorKind::Closed,
+                format!("node \"{}\" was unloaded", self.name),
+            ));
         }
         old
     }
@@ -253,10 +272,18 @@ impl NodeSlot {
     }
 
     /// Opens a lane with an explicit credit.
-    pub fn open_with(self: &Arc<Self>, process: &Arc<Process>, port: usize, cap: Option<usize>) -> Result<LaneWriter> {
+    pub fn open_with(
+        self: &Arc<Self>,
+        process: &Arc<Process>,
+        port: usize,
+        cap: Option<usize>,
+    ) -> Result<LaneWriter> {
         let mut inner = self.inner.lock();
         let Some(rt) = inner.runtime.clone() else {
-            return Err(Error::new(ErrorKind::Unavailable, format!("node \"{}\" is not loaded", self.name)));
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                format!("node \"{}\" is not loaded", self.name),
+            ));
         };
         let (writer, reader) = lane(process.clone(), port, cap.unwrap_or(rt.options.buffer));
         self.admit(&mut inner, &rt, reader);
@@ -287,7 +314,9 @@ impl NodeSlot {
     fn start_waiting(self: &Arc<Self>, inner: &mut SlotInner) {
         let Some(rt) = inner.runtime.clone() else { return };
         while inner.live < rt.options.concurrency.max(1) {
-            let Some(reader) = inner.waiting.pop_front() else { break };
+            let Some(reader) = inner.waiting.pop_front() else {
+                break;
+            };
             if reader.process().is_done() {
                 continue;
             }
@@ -297,7 +326,12 @@ impl NodeSlot {
 
     /// Called by a session that has nothing left to do. Returns the lanes that arrived meanwhile: when
     /// there are some, the session goes on with them instead of ending.
-    pub(crate) fn finish_session(self: &Arc<Self>, generation: u64, pid: ProcessId, attach: &Arc<Attach>) -> Vec<LaneReader> {
+    pub(crate) fn finish_session(
+        self: &Arc<Self>,
+        generation: u64,
+        pid: ProcessId,
+        attach: &Arc<Attach>,
+    ) -> Vec<LaneReader> {
         let mut inner = self.inner.lock();
         let late: Vec<_> = attach.inner.lock().lanes.drain(..).collect();
         if !late.is_empty() {

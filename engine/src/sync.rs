@@ -31,7 +31,11 @@ pub enum SyncMode {
 
 /// Several values in (one per in port, `None` when absent), one value out.
 pub trait ManyToOne: Send + Sync + 'static {
-    fn call(&self, process: &Arc<Process>, inputs: Vec<Option<Value>>) -> impl Future<Output = Result<Value>> + Send;
+    fn call(
+        &self,
+        process: &Arc<Process>,
+        inputs: Vec<Option<Value>>,
+    ) -> impl Future<Output = Result<Value>> + Send;
 }
 
 /// Wraps a [`ManyToOne`] as a node with `ports` in ports.
@@ -43,7 +47,11 @@ pub struct ManyToOneNode<T> {
 
 impl<T> ManyToOneNode<T> {
     pub fn new(inner: T, ports: usize, mode: SyncMode) -> Self {
-        ManyToOneNode { inner, ports: ports.max(1), mode }
+        ManyToOneNode {
+            inner,
+            ports: ports.max(1),
+            mode,
+        }
     }
 }
 
@@ -143,12 +151,19 @@ impl<T: ManyToOne> Node for ManyToOneNode<T> {
         state.latest[port] = Some(input.packet.clone());
         match self.mode {
             SyncMode::OnAny => {
-                let values = state.latest.iter().map(|p| p.as_ref().map(|p| p.value.clone())).collect();
+                let values = state
+                    .latest
+                    .iter()
+                    .map(|p| p.as_ref().map(|p| p.value.clone()))
+                    .collect();
                 self.fire(cx, values).await
             }
             SyncMode::ZipAll => {
                 let origin = input.packet.origin.clone();
-                state.pending[port].entry(origin.clone()).or_default().push(input.packet);
+                state.pending[port]
+                    .entry(origin.clone())
+                    .or_default()
+                    .push(input.packet);
                 match state.take_zip(&origin) {
                     Some(values) => self.fire(cx, values).await,
                     None => Ok(()),

@@ -33,7 +33,11 @@ impl<T: OneToOne> Node for OneToOneNode<T> {
 
 /// One value in; element i of the result, when present, goes out on `out[i]`.
 pub trait OneToMany: Send + Sync + 'static {
-    fn call(&self, process: &Arc<Process>, value: Value) -> impl Future<Output = Result<Vec<Option<Value>>>> + Send;
+    fn call(
+        &self,
+        process: &Arc<Process>,
+        value: Value,
+    ) -> impl Future<Output = Result<Vec<Option<Value>>>> + Send;
 }
 
 /// Wraps a [`OneToMany`] as a node.

@@ -28,7 +28,10 @@ impl Graph {
 
     /// The slot of `name`, created empty on first use.
     pub fn slot(&mut self, name: &str) -> Arc<NodeSlot> {
-        self.slots.entry(name.to_string()).or_insert_with(|| NodeSlot::new(name)).clone()
+        self.slots
+            .entry(name.to_string())
+            .or_insert_with(|| NodeSlot::new(name))
+            .clone()
     }
 
     /// Loads `node` at `name` with links `(out port, target, target in port)`.
@@ -102,7 +105,11 @@ pub struct Produce {
 
 impl Produce {
     pub fn new(n: u64) -> Self {
-        Produce { n, gap: None, panic_after: None }
+        Produce {
+            n,
+            gap: None,
+            panic_after: None,
+        }
     }
 }
 

@@ -42,7 +42,9 @@ impl Value {
     }
 
     pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Self {
-        Value::Map(Arc::new(entries.into_iter().map(|(k, v)| (k.into(), v)).collect()))
+        Value::Map(Arc::new(
+            entries.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+        ))
     }
 
     pub fn is_null(&self) -> bool {
@@ -149,7 +151,9 @@ impl From<&serde_json::Value> for Value {
             }
             J::String(s) => Value::String(Arc::from(s.as_str())),
             J::Array(a) => Value::list(a.iter().map(Value::from)),
-            J::Object(o) => Value::Map(Arc::new(o.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect())),
+            J::Object(o) => Value::Map(Arc::new(
+                o.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect(),
+            )),
         }
     }
 }
@@ -355,7 +359,8 @@ impl<'de> Deserialize<'de> for Value {
 
 /// Parses JSON text into a value.
 pub fn from_json_str(text: &str) -> Result<Value, Error> {
-    serde_json::from_str(text).map_err(|e| Error::new(ErrorKind::UnsupportedValue, format!("invalid JSON: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| Error::new(ErrorKind::UnsupportedValue, format!("invalid JSON: {e}")))
 }
 
 #[cfg(test)]
@@ -370,7 +375,9 @@ mod tests {
             any::<bool>().prop_map(J::Bool),
             any::<i64>().prop_map(J::from),
             any::<u64>().prop_map(J::from),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(J::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(J::from),
             ".{0,8}".prop_map(J::String),
         ];
         leaf.prop_recursive(4, 64, 8, |inner| {
@@ -414,7 +421,10 @@ mod tests {
         let t = Value::Time(SystemTime::UNIX_EPOCH);
         assert_eq!(t.to_json(), serde_json::json!("1970-01-01T00:00:00.000000000Z"));
         let e = Value::Error(Error::node("boom"));
-        assert_eq!(e.to_json(), serde_json::json!({"error": "boom", "kind": "node error"}));
+        assert_eq!(
+            e.to_json(),
+            serde_json::json!({"error": "boom", "kind": "node error"})
+        );
     }
 
     #[test]

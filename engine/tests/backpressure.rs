@@ -1,6 +1,8 @@
 //! Backpressure: credit per (link, process), the cap on live processes, and what happens to waiting
 //! writers when their consumer fails, is removed or is swapped.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +20,10 @@ struct Gate {
 
 impl Gate {
     fn new() -> Self {
-        Gate { permits: Arc::new(Semaphore::new(0)), panic: Arc::new(AtomicBool::new(false)) }
+        Gate {
+            permits: Arc::new(Semaphore::new(0)),
+            panic: Arc::new(AtomicBool::new(false)),
+        }
     }
 }
 
@@ -68,15 +73,30 @@ async fn a_writer_waits_exactly_at_the_bound() {
     let gate = Gate::new();
     g.add_with("gate", gate.clone(), &[], opts(4, 16));
     let sent = Arc::new(AtomicUsize::new(0));
-    let src = g.add("src", Counted { n: 100, sent: sent.clone() }, &[(OutPort::OUT, "gate", 0)]);
+    let src = g.add(
+        "src",
+        Counted {
+            n: 100,
+            sent: sent.clone(),
+        },
+        &[(OutPort::OUT, "gate", 0)],
+    );
     let p = Process::new();
     let mut c = Call::open(&src, &p, 0).unwrap();
     c.send(Value::Null).await.unwrap();
     settle().await;
-    assert_eq!(sent.load(Ordering::SeqCst), 4, "credit 4: four packets out, the fifth waits");
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        4,
+        "credit 4: four packets out, the fifth waits"
+    );
     gate.permits.add_permits(1);
     settle().await;
-    assert_eq!(sent.load(Ordering::SeqCst), 5, "one answer returns exactly one credit");
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        5,
+        "one answer returns exactly one credit"
+    );
     gate.permits.add_permits(3);
     settle().await;
     assert_eq!(sent.load(Ordering::SeqCst), 8);
@@ -93,7 +113,14 @@ async fn a_blocked_producer_is_released_with_an_error_when_its_consumer_fails() 
     let gate = Gate::new();
     g.add_with("gate", gate.clone(), &[], opts(2, 16));
     let sent = Arc::new(AtomicUsize::new(0));
-    let src = g.add("src", Counted { n: 1000, sent: sent.clone() }, &[(OutPort::OUT, "gate", 0)]);
+    let src = g.add(
+        "src",
+        Counted {
+            n: 1000,
+            sent: sent.clone(),
+        },
+        &[(OutPort::OUT, "gate", 0)],
+    );
     let p = Process::new();
     let caller = tokio::spawn({
         let src = src.clone();
@@ -102,11 +129,18 @@ async fn a_blocked_producer_is_released_with_an_error_when_its_consumer_fails() 
     assert!(eventually(Duration::from_secs(5), || sent.load(Ordering::SeqCst) == 2).await);
     gate.panic.store(true, Ordering::SeqCst);
     gate.permits.add_permits(1);
-    let reply = tokio::time::timeout(Duration::from_secs(5), caller).await.expect("no hang").unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(5), caller)
+        .await
+        .expect("no hang")
+        .unwrap();
     let err = reply.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Panic, "{err}");
     assert!(err.message().contains("gate broke"), "{err}");
-    assert_eq!(sent.load(Ordering::SeqCst), 2, "nothing more was sent into the dead consumer");
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        2,
+        "nothing more was sent into the dead consumer"
+    );
 }
 
 #[tokio::test]
@@ -117,12 +151,21 @@ async fn a_node_caps_its_live_processes_and_the_rest_wait_in_the_slot() {
     let mut calls = Vec::new();
     for i in 0..3 {
         let slot = slot.clone();
-        calls.push(tokio::spawn(async move { call(&slot, &Process::new(), 0, Value::from(i)).await }));
+        calls.push(tokio::spawn(async move {
+            call(&slot, &Process::new(), 0, Value::from(i)).await
+        }));
     }
-    assert!(eventually(Duration::from_secs(5), || slot.waiting() == 1).await, "the third process waits");
+    assert!(
+        eventually(Duration::from_secs(5), || slot.waiting() == 1).await,
+        "the third process waits"
+    );
     gate.permits.add_permits(3);
     for (i, c) in calls.into_iter().enumerate() {
-        let got = tokio::time::timeout(Duration::from_secs(5), c).await.unwrap().unwrap().unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), c)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!(got, vec![Value::from(i as i64)]);
     }
     assert_eq!(slot.waiting(), 0);
@@ -143,12 +186,20 @@ async fn removing_a_node_answers_what_waits_for_it_with_an_error() {
     });
     assert!(eventually(Duration::from_secs(5), || slot.waiting() == 1).await);
     slot.uninstall();
-    let err = tokio::time::timeout(Duration::from_secs(5), second).await.unwrap().unwrap().unwrap_err();
+    let err = tokio::time::timeout(Duration::from_secs(5), second)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Closed);
     assert!(err.message().contains("\"gate\" was unloaded"), "{err}");
     // The process already running finishes on the node it started on.
     gate.permits.add_permits(1);
-    let ok = tokio::time::timeout(Duration::from_secs(5), first).await.unwrap().unwrap().unwrap();
+    let ok = tokio::time::timeout(Duration::from_secs(5), first)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(ok, vec![Value::from(1)]);
 }
 
@@ -167,9 +218,25 @@ async fn a_swapped_node_takes_over_the_waiting_lanes_without_losing_them() {
     });
     assert!(eventually(Duration::from_secs(5), || slot.waiting() == 1).await);
     g.add_with("n", map(|v| Ok(Value::from(format!("new {v}")))), &[], opts(4, 1));
-    let swapped = tokio::time::timeout(Duration::from_secs(5), second).await.unwrap().unwrap().unwrap();
-    assert_eq!(swapped, vec![Value::from("new 2")], "the waiting process went to the new node");
+    let swapped = tokio::time::timeout(Duration::from_secs(5), second)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        swapped,
+        vec![Value::from("new 2")],
+        "the waiting process went to the new node"
+    );
     gate.permits.add_permits(1);
-    let old = tokio::time::timeout(Duration::from_secs(5), first).await.unwrap().unwrap().unwrap();
-    assert_eq!(old, vec![Value::from(1)], "the running process finished on the old node");
+    let old = tokio::time::timeout(Duration::from_secs(5), first)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        old,
+        vec![Value::from(1)],
+        "the running process finished on the old node"
+    );
 }

@@ -1,5 +1,7 @@
 //! A node handles many processes at once and keeps order within each.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,10 +28,15 @@ async fn a_node_serving_64_processes_at_once_does_not_serialise_them() {
     let mut calls = Vec::new();
     for i in 0..64 {
         let slot = slot.clone();
-        calls.push(tokio::spawn(async move { call(&slot, &Process::new(), 0, Value::from(i)).await }));
+        calls.push(tokio::spawn(async move {
+            call(&slot, &Process::new(), 0, Value::from(i)).await
+        }));
     }
     for (i, c) in calls.into_iter().enumerate() {
-        let got = tokio::time::timeout(Duration::from_secs(10), c).await.expect("not serialised").unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), c)
+            .await
+            .expect("not serialised")
+            .unwrap();
         assert_eq!(got.unwrap(), vec![Value::from(i as i64)]);
     }
 }
@@ -43,7 +50,9 @@ async fn order_is_kept_within_each_of_many_concurrent_processes() {
     let mut calls = Vec::new();
     for _ in 0..32 {
         let src = src.clone();
-        calls.push(tokio::spawn(async move { call(&src, &Process::new(), 0, Value::Null).await }));
+        calls.push(tokio::spawn(async move {
+            call(&src, &Process::new(), 0, Value::Null).await
+        }));
     }
     for c in calls {
         let got = c.await.unwrap().unwrap();

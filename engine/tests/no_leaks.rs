@@ -1,6 +1,8 @@
 //! A cancelled process leaves no task behind. Alone in its own test binary, because it counts the
 //! sessions of the whole program.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use weir_engine::testing::{eventually, map, Collect, Graph, Produce};
@@ -17,7 +19,11 @@ async fn cancel_ends_the_stream_and_leaves_no_task() {
     g.add("mid", map(Ok), &[(OutPort::OUT, "sink", 0)]);
     let src = g.add(
         "src",
-        Produce { n: u64::MAX, gap: Some(Duration::from_millis(1)), panic_after: None },
+        Produce {
+            n: u64::MAX,
+            gap: Some(Duration::from_millis(1)),
+            panic_after: None,
+        },
         &[(OutPort::OUT, "mid", 0)],
     );
     let p = Process::new();
@@ -28,7 +34,10 @@ async fn cancel_ends_the_stream_and_leaves_no_task() {
     p.cancel();
     // The caller's reply ends with the cancel instead of hanging.
     let mut last = None;
-    while let Some(f) = tokio::time::timeout(Duration::from_secs(5), c.frame()).await.expect("no hang") {
+    while let Some(f) = tokio::time::timeout(Duration::from_secs(5), c.frame())
+        .await
+        .expect("no hang")
+    {
         last = Some(f);
     }
     match last {
@@ -44,4 +53,3 @@ async fn cancel_ends_the_stream_and_leaves_no_task() {
         metrics.num_alive_tasks()
     );
 }
-

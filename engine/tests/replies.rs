@@ -1,5 +1,7 @@
 //! Reply rules: request order, fan-out joins, unconnected ports, errors.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +42,11 @@ async fn replies_come_in_request_order_when_downstream_answers_in_reverse() {
     let spread = g.add(
         "spread",
         Spread,
-        &[(OutPort::Out(0), "d0", 0), (OutPort::Out(1), "d1", 0), (OutPort::Out(2), "d2", 0)],
+        &[
+            (OutPort::Out(0), "d0", 0),
+            (OutPort::Out(1), "d1", 0),
+            (OutPort::Out(2), "d2", 0),
+        ],
     );
     let p = Process::new();
     let mut c = Call::open(&spread, &p, 0).unwrap();
@@ -53,7 +59,14 @@ async fn replies_come_in_request_order_when_downstream_answers_in_reverse() {
         replies.push(r.unwrap());
     }
     assert_eq!(*finished.lock(), vec![2, 1, 0], "downstream answered in reverse");
-    assert_eq!(replies, vec![vec![Value::from("r0")], vec![Value::from("r1")], vec![Value::from("r2")]]);
+    assert_eq!(
+        replies,
+        vec![
+            vec![Value::from("r0")],
+            vec![Value::from("r1")],
+            vec![Value::from("r2")]
+        ]
+    );
 }
 
 #[tokio::test]
@@ -62,7 +75,15 @@ async fn fan_out_to_three_in_ports_joins_three_replies_in_link_order() {
     for (name, tag) in [("b", "B"), ("c", "C"), ("d", "D")] {
         g.add(name, map(move |v| Ok(Value::from(format!("{tag}{v}")))), &[]);
     }
-    let a = g.add("a", map(Ok), &[(OutPort::OUT, "b", 0), (OutPort::OUT, "c", 0), (OutPort::OUT, "d", 0)]);
+    let a = g.add(
+        "a",
+        map(Ok),
+        &[
+            (OutPort::OUT, "b", 0),
+            (OutPort::OUT, "c", 0),
+            (OutPort::OUT, "d", 0),
+        ],
+    );
     let reply = call(&a, &Process::new(), 0, Value::from(1)).await.unwrap();
     assert_eq!(reply, vec![Value::list(["B1", "C1", "D1"].map(Value::from))]);
 }
@@ -72,8 +93,16 @@ async fn fan_out_joins_two_streamed_replies_element_by_element() {
     let mut g = Graph::new();
     g.add("three", Produce::new(3), &[]);
     g.add("two", Produce::new(2), &[(OutPort::OUT, "tens", 0)]);
-    g.add("tens", map(|v| Ok(Value::from(v.as_i64().unwrap_or(0) * 10))), &[]);
-    let a = g.add("a", map(Ok), &[(OutPort::OUT, "three", 0), (OutPort::OUT, "two", 0)]);
+    g.add(
+        "tens",
+        map(|v| Ok(Value::from(v.as_i64().unwrap_or(0) * 10))),
+        &[],
+    );
+    let a = g.add(
+        "a",
+        map(Ok),
+        &[(OutPort::OUT, "three", 0), (OutPort::OUT, "two", 0)],
+    );
     let reply = call(&a, &Process::new(), 0, Value::Null).await.unwrap();
     let pair = |x: i64, y: i64| Value::list([Value::from(x), Value::from(y)]);
     assert_eq!(reply, vec![pair(0, 0), pair(1, 10), Value::from(2)]);
@@ -83,9 +112,15 @@ async fn fan_out_joins_two_streamed_replies_element_by_element() {
 async fn unconnected_out_makes_the_result_the_reply_and_none_is_empty() {
     let mut g = Graph::new();
     let echo = g.add("echo", map(Ok), &[]);
-    assert_eq!(call(&echo, &Process::new(), 0, Value::from("x")).await.unwrap(), vec![Value::from("x")]);
+    assert_eq!(
+        call(&echo, &Process::new(), 0, Value::from("x")).await.unwrap(),
+        vec![Value::from("x")]
+    );
     let none = g.add("none", Produce::new(0), &[]);
-    assert_eq!(call(&none, &Process::new(), 0, Value::Null).await.unwrap(), Vec::<Value>::new());
+    assert_eq!(
+        call(&none, &Process::new(), 0, Value::Null).await.unwrap(),
+        Vec::<Value>::new()
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
 //! Streams and end-of-stream: order, EOS on success, on panic and when a parent process ends.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use weir_engine::testing::{eventually, Collect, Graph, Produce};
@@ -12,8 +14,15 @@ async fn a_stream_of_1000_packets_arrives_in_order_then_eos() {
     g.add("sink", sink.clone(), &[]);
     let src = g.add("src", Produce::new(1000), &[(OutPort::OUT, "sink", 0)]);
     let reply = call(&src, &Process::new(), 0, Value::Null).await.unwrap();
-    assert_eq!(reply.len(), 1000, "the producer's reply is the stream of the consumer's replies");
-    assert!(eventually(Duration::from_secs(5), || sink.seen.lock().ended).await, "EOS reached the consumer");
+    assert_eq!(
+        reply.len(),
+        1000,
+        "the producer's reply is the stream of the consumer's replies"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || sink.seen.lock().ended).await,
+        "EOS reached the consumer"
+    );
     let seen = sink.seen.lock();
     assert_eq!(seen.values, (0..1000u64).map(Value::from).collect::<Vec<_>>());
     assert_eq!(reply, seen.values);
@@ -22,7 +31,15 @@ async fn a_stream_of_1000_packets_arrives_in_order_then_eos() {
 #[tokio::test]
 async fn a_streamed_reply_reaches_the_caller_element_by_element() {
     let mut g = Graph::new();
-    let src = g.add("src", Produce { n: 5, gap: Some(Duration::from_millis(20)), panic_after: None }, &[]);
+    let src = g.add(
+        "src",
+        Produce {
+            n: 5,
+            gap: Some(Duration::from_millis(20)),
+            panic_after: None,
+        },
+        &[],
+    );
     let p = Process::new();
     let mut c = Call::open(&src, &p, 0).unwrap();
     c.send(Value::Null).await.unwrap();
@@ -38,11 +55,25 @@ async fn eos_reaches_the_consumer_when_the_producer_panics_mid_stream() {
     let mut g = Graph::new();
     let sink = Collect::default();
     g.add("sink", sink.clone(), &[]);
-    let src = g.add("src", Produce { n: 100, gap: None, panic_after: Some(10) }, &[(OutPort::OUT, "sink", 0)]);
+    let src = g.add(
+        "src",
+        Produce {
+            n: 100,
+            gap: None,
+            panic_after: Some(10),
+        },
+        &[(OutPort::OUT, "sink", 0)],
+    );
     let err = call(&src, &Process::new(), 0, Value::Null).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Panic);
-    assert!(err.message().contains("producer gave up after 10 packets"), "{err}");
-    assert!(eventually(Duration::from_secs(5), || sink.seen.lock().ended).await, "EOS reached the consumer");
+    assert!(
+        err.message().contains("producer gave up after 10 packets"),
+        "{err}"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || sink.seen.lock().ended).await,
+        "EOS reached the consumer"
+    );
     assert_eq!(sink.seen.lock().values.len(), 10);
 
     // Everything else goes on: the same nodes serve the next process.
@@ -53,7 +84,15 @@ async fn eos_reaches_the_consumer_when_the_producer_panics_mid_stream() {
 #[tokio::test]
 async fn a_child_process_ends_with_its_parent() {
     let mut g = Graph::new();
-    let src = g.add("src", Produce { n: u64::MAX, gap: Some(Duration::from_millis(1)), panic_after: None }, &[]);
+    let src = g.add(
+        "src",
+        Produce {
+            n: u64::MAX,
+            gap: Some(Duration::from_millis(1)),
+            panic_after: None,
+        },
+        &[],
+    );
     let parent = Process::new();
     let child = parent.fork();
     let mut c = Call::open(&src, &child, 0).unwrap();
@@ -61,7 +100,10 @@ async fn a_child_process_ends_with_its_parent() {
     assert!(matches!(c.frame().await, Some(weir_engine::Frame::Item(_))));
     parent.exit(None);
     let mut last = None;
-    while let Some(f) = tokio::time::timeout(Duration::from_secs(5), c.frame()).await.expect("no hang") {
+    while let Some(f) = tokio::time::timeout(Duration::from_secs(5), c.frame())
+        .await
+        .expect("no hang")
+    {
         last = Some(f);
     }
     assert!(matches!(last, Some(weir_engine::Frame::Err(_))), "{last:?}");

@@ -62,7 +62,12 @@ impl Loader {
         let specs = self.store.specs(Some(&ns))?;
         let values = self.store.values(Some(&ns))?;
         let present: HashSet<Uuid> = specs.iter().filter_map(|s| s.id).collect();
-        let gone: Vec<Uuid> = table.statuses().into_iter().map(|(id, _, _)| id).filter(|id| !present.contains(id)).collect();
+        let gone: Vec<Uuid> = table
+            .statuses()
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .filter(|id| !present.contains(id))
+            .collect();
         table.apply(specs, &gone, &values);
         Ok(())
     }
@@ -74,10 +79,17 @@ impl Loader {
         if mine.is_empty() {
             return Ok(());
         }
-        let touched: HashSet<Uuid> = mine.iter().filter(|e| e.resource == Resource::Specs).map(|e| e.id).collect();
+        let touched: HashSet<Uuid> = mine
+            .iter()
+            .filter(|e| e.resource == Resource::Specs)
+            .map(|e| e.id)
+            .collect();
         let specs = self.store.specs(Some(&ns))?;
         let values = self.store.values(Some(&ns))?;
-        let upserts: Vec<_> = specs.into_iter().filter(|s| s.id.is_some_and(|id| touched.contains(&id))).collect();
+        let upserts: Vec<_> = specs
+            .into_iter()
+            .filter(|s| s.id.is_some_and(|id| touched.contains(&id)))
+            .collect();
         let present: HashSet<Uuid> = upserts.iter().filter_map(|s| s.id).collect();
         let removed: Vec<Uuid> = mine
             .iter()

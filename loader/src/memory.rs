@@ -24,7 +24,10 @@ pub struct MemoryStore {
 
 impl Default for MemoryStore {
     fn default() -> Self {
-        MemoryStore { state: Mutex::new(State::default()), events: broadcast::channel(4096).0 }
+        MemoryStore {
+            state: Mutex::new(State::default()),
+            events: broadcast::channel(4096).0,
+        }
     }
 }
 
@@ -58,12 +61,20 @@ where
 impl Store for MemoryStore {
     fn specs(&self, namespace: Option<&str>) -> Result<Vec<Spec>, StoreError> {
         let s = self.state.lock();
-        Ok(s.specs.values().filter(|x| namespace.is_none_or(|n| x.namespace == n)).cloned().collect())
+        Ok(s.specs
+            .values()
+            .filter(|x| namespace.is_none_or(|n| x.namespace == n))
+            .cloned()
+            .collect())
     }
 
     fn values(&self, namespace: Option<&str>) -> Result<Vec<ValueResource>, StoreError> {
         let s = self.state.lock();
-        Ok(s.values.values().filter(|x| namespace.is_none_or(|n| x.namespace == n)).cloned().collect())
+        Ok(s.values
+            .values()
+            .filter(|x| namespace.is_none_or(|n| x.namespace == n))
+            .cloned()
+            .collect())
     }
 
     fn apply_specs(&self, specs: Vec<Spec>) -> Result<Vec<Change>, StoreError> {
@@ -72,11 +83,19 @@ impl Store for MemoryStore {
         let mut changes = Vec::new();
         for (index, mut spec) in specs.into_iter().enumerate() {
             if spec.id.is_none() && spec.name.is_none() {
-                return Err(StoreError::Unidentified { namespace: spec.namespace, resource: "spec", index: index + 1 });
+                return Err(StoreError::Unidentified {
+                    namespace: spec.namespace,
+                    resource: "spec",
+                    index: index + 1,
+                });
             }
-            let (id, same) = resolve(next.iter(), spec.id, &spec.namespace, spec.name.as_deref(), |e: &Spec| {
-                (e.namespace.as_str(), e.name.as_deref())
-            });
+            let (id, same) = resolve(
+                next.iter(),
+                spec.id,
+                &spec.namespace,
+                spec.name.as_deref(),
+                |e: &Spec| (e.namespace.as_str(), e.name.as_deref()),
+            );
             let id = match (id, same) {
                 (Some(id), Some(other)) if other != id => {
                     return Err(StoreError::Duplicate {
@@ -96,13 +115,24 @@ impl Store for MemoryStore {
                 Some(_) => Op::Swap,
                 None => Op::Store,
             };
-            changes.push(Change { op, id, namespace: spec.namespace.clone(), name: spec.name.clone() });
+            changes.push(Change {
+                op,
+                id,
+                namespace: spec.namespace.clone(),
+                name: spec.name.clone(),
+            });
             next.insert(id, spec);
         }
         s.specs = next;
         for c in &changes {
             s.revision += 1;
-            let _ = self.events.send(Event { revision: s.revision, resource: Resource::Specs, op: c.op, id: c.id, namespace: c.namespace.clone() });
+            let _ = self.events.send(Event {
+                revision: s.revision,
+                resource: Resource::Specs,
+                op: c.op,
+                id: c.id,
+                namespace: c.namespace.clone(),
+            });
         }
         Ok(changes)
     }
@@ -113,11 +143,19 @@ impl Store for MemoryStore {
         let mut changes = Vec::new();
         for (index, mut value) in values.into_iter().enumerate() {
             if value.id.is_none() && value.name.is_none() {
-                return Err(StoreError::Unidentified { namespace: value.namespace, resource: "value", index: index + 1 });
+                return Err(StoreError::Unidentified {
+                    namespace: value.namespace,
+                    resource: "value",
+                    index: index + 1,
+                });
             }
-            let (id, same) = resolve(next.iter(), value.id, &value.namespace, value.name.as_deref(), |e: &ValueResource| {
-                (e.namespace.as_str(), e.name.as_deref())
-            });
+            let (id, same) = resolve(
+                next.iter(),
+                value.id,
+                &value.namespace,
+                value.name.as_deref(),
+                |e: &ValueResource| (e.namespace.as_str(), e.name.as_deref()),
+            );
             let id = match (id, same) {
                 (Some(id), Some(other)) if other != id => {
                     return Err(StoreError::Duplicate {
@@ -137,13 +175,24 @@ impl Store for MemoryStore {
                 Some(_) => Op::Swap,
                 None => Op::Store,
             };
-            changes.push(Change { op, id, namespace: value.namespace.clone(), name: value.name.clone() });
+            changes.push(Change {
+                op,
+                id,
+                namespace: value.namespace.clone(),
+                name: value.name.clone(),
+            });
             next.insert(id, value);
         }
         s.values = next;
         for c in &changes {
             s.revision += 1;
-            let _ = self.events.send(Event { revision: s.revision, resource: Resource::Values, op: c.op, id: c.id, namespace: c.namespace.clone() });
+            let _ = self.events.send(Event {
+                revision: s.revision,
+                resource: Resource::Values,
+                op: c.op,
+                id: c.id,
+                namespace: c.namespace.clone(),
+            });
         }
         Ok(changes)
     }
@@ -153,12 +202,23 @@ impl Store for MemoryStore {
         let mut changes = Vec::new();
         for id in ids {
             if let Some(spec) = s.specs.shift_remove(id) {
-                changes.push(Change { op: Op::Delete, id: *id, namespace: spec.namespace, name: spec.name });
+                changes.push(Change {
+                    op: Op::Delete,
+                    id: *id,
+                    namespace: spec.namespace,
+                    name: spec.name,
+                });
             }
         }
         for c in &changes {
             s.revision += 1;
-            let _ = self.events.send(Event { revision: s.revision, resource: Resource::Specs, op: Op::Delete, id: c.id, namespace: c.namespace.clone() });
+            let _ = self.events.send(Event {
+                revision: s.revision,
+                resource: Resource::Specs,
+                op: Op::Delete,
+                id: c.id,
+                namespace: c.namespace.clone(),
+            });
         }
         Ok(changes)
     }

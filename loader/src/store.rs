@@ -46,9 +46,20 @@ pub struct Change {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
     #[error("namespace \"{namespace}\": {resource} \"{name}\": field \"name\": already used by {other}")]
-    Duplicate { namespace: String, resource: &'static str, name: String, other: Uuid },
-    #[error("namespace \"{namespace}\": {resource} entry {index}: field \"name\": an entry needs a name or an id")]
-    Unidentified { namespace: String, resource: &'static str, index: usize },
+    Duplicate {
+        namespace: String,
+        resource: &'static str,
+        name: String,
+        other: Uuid,
+    },
+    #[error(
+        "namespace \"{namespace}\": {resource} entry {index}: field \"name\": an entry needs a name or an id"
+    )]
+    Unidentified {
+        namespace: String,
+        resource: &'static str,
+        index: usize,
+    },
     #[error("store: {0}")]
     Backend(String),
 }

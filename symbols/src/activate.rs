@@ -13,7 +13,11 @@ pub(crate) fn active_set(candidates: &HashSet<Uuid>, targets: &HashMap<Uuid, Vec
     loop {
         let drop: Vec<Uuid> = active
             .iter()
-            .filter(|id| targets.get(id).is_some_and(|ts| ts.iter().any(|t| !active.contains(t))))
+            .filter(|id| {
+                targets
+                    .get(id)
+                    .is_some_and(|ts| ts.iter().any(|t| !active.contains(t)))
+            })
             .copied()
             .collect();
         if drop.is_empty() {
@@ -84,6 +88,9 @@ mod tests {
     fn order_puts_targets_first() {
         let v = ids(3);
         let targets = HashMap::from([(v[0], vec![v[1]]), (v[1], vec![v[2]])]);
-        assert_eq!(downstream_first(&[v[0], v[1], v[2]], &targets), vec![v[2], v[1], v[0]]);
+        assert_eq!(
+            downstream_first(&[v[0], v[1], v[2]], &targets),
+            vec![v[2], v[1], v[0]]
+        );
     }
 }

@@ -22,9 +22,13 @@ fn issue(spec: &Spec, field: impl Into<String>, message: impl Into<String>) -> F
 }
 
 /// Binds a spec's env against the namespace's values and the host env.
-pub(crate) fn bind_env(spec: &Spec, values: &[ValueResource], host: &HostEnv) -> Result<BoundEnv, FieldError> {
+pub(crate) fn bind_env(spec: &Spec, values: &[ValueResource], host: &HostEnv) -> Result<BoundEnv, String> {
     let renderer = GoTemplate;
-    let host_json: Json = Json::Object(host.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect());
+    let host_json: Json = Json::Object(
+        host.iter()
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+            .collect(),
+    );
     let mut env = Map::new();
     for (k, v) in host {
         env.insert(k.clone(), Json::String(v.clone()));
@@ -46,7 +50,7 @@ pub(crate) fn bind_env(spec: &Spec, values: &[ValueResource], host: &HostEnv) ->
             };
             let data = match &r.data {
                 Some(template) => render_value(&renderer, template, &source)
-                    .map_err(|e| issue(spec, format!("env.{key}"), e.to_string()))?,
+                    .map_err(|e| issue(spec, format!("env.{key}"), e.to_string()).to_string())?,
                 None => source,
             };
             bound = Some(data);
@@ -64,7 +68,12 @@ pub(crate) fn bind_env(spec: &Spec, values: &[ValueResource], host: &HostEnv) ->
                         _ => "the host env".to_string(),
                     })
                     .collect();
-                return Err(issue(spec, format!("env.{key}"), format!("{} not found", wanted.join(" or "))));
+                return Err(issue(
+                    spec,
+                    format!("env.{key}"),
+                    format!("{} not found", wanted.join(" or ")),
+                )
+                .to_string());
             }
         }
     }
@@ -83,7 +92,10 @@ pub(crate) fn compile(spec: &Spec, env: &BoundEnv, scheme: &Scheme) -> Result<Bo
             .map_err(|e| issue(spec, e.field.clone(), e.source.to_string()).to_string())?;
     }
     let name = spec.name_or_id();
-    let cx = CompileContext { namespace: &spec.namespace, name: &name };
+    let cx = CompileContext {
+        namespace: &spec.namespace,
+        name: &name,
+    };
     codec.compile(&fields, &cx).map_err(|issues| {
         issues
             .into_iter()

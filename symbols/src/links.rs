@@ -21,7 +21,9 @@ pub(crate) fn source_port(name: &str) -> Result<Source, String> {
         (PortBase::Error, None | Some(0)) => Ok(Source::Out(OutPort::Error)),
         (PortBase::Init, None) => Ok(Source::Init),
         (PortBase::Term, None) => Ok(Source::Term),
-        _ => Err(format!("\"{name}\" is not an out port (use out, out[N], error, init or term)")),
+        _ => Err(format!(
+            "\"{name}\" is not an out port (use out, out[N], error, init or term)"
+        )),
     }
 }
 
@@ -30,7 +32,9 @@ pub(crate) fn target_port(name: &str) -> Result<usize, String> {
     let p = PortName::parse(name).map_err(|e| e.to_string())?;
     match (p.base, p.index) {
         (PortBase::In, i) => Ok(i.unwrap_or(0)),
-        _ => Err(format!("port \"{name}\" cannot be linked to (in ports are in and in[N])")),
+        _ => Err(format!(
+            "port \"{name}\" cannot be linked to (in ports are in and in[N])"
+        )),
     }
 }
 

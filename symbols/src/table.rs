@@ -67,7 +67,10 @@ impl Symbol {
     }
 
     fn targets(links: &Links) -> Vec<Uuid> {
-        links.iter().flat_map(|(_, ts)| ts.iter().map(|(id, _)| *id)).collect()
+        links
+            .iter()
+            .flat_map(|(_, ts)| ts.iter().map(|(id, _)| *id))
+            .collect()
     }
 }
 
@@ -82,7 +85,13 @@ pub struct Table {
 
 impl Table {
     pub fn new(namespace: impl Into<String>, scheme: Arc<Scheme>, host: HostEnv) -> Self {
-        Table { namespace: namespace.into(), scheme, host, symbols: IndexMap::new(), hooks: Vec::new() }
+        Table {
+            namespace: namespace.into(),
+            scheme,
+            host,
+            symbols: IndexMap::new(),
+            hooks: Vec::new(),
+        }
     }
 
     pub fn namespace(&self) -> &str {
@@ -95,16 +104,25 @@ impl Table {
 
     /// The slot of the spec named `name` (active or not).
     pub fn slot(&self, name: &str) -> Option<Arc<NodeSlot>> {
-        self.symbols.values().find(|s| s.spec.name.as_deref() == Some(name)).map(|s| s.slot.clone())
+        self.symbols
+            .values()
+            .find(|s| s.spec.name.as_deref() == Some(name))
+            .map(|s| s.slot.clone())
     }
 
     /// Each spec's name (or id) and status, in insertion order.
     pub fn statuses(&self) -> Vec<(Uuid, String, Status)> {
-        self.symbols.iter().map(|(id, s)| (*id, s.spec.name_or_id(), s.status.clone())).collect()
+        self.symbols
+            .iter()
+            .map(|(id, s)| (*id, s.spec.name_or_id(), s.status.clone()))
+            .collect()
     }
 
     pub fn status(&self, name: &str) -> Option<Status> {
-        self.symbols.values().find(|s| s.spec.name.as_deref() == Some(name)).map(|s| s.status.clone())
+        self.symbols
+            .values()
+            .find(|s| s.spec.name.as_deref() == Some(name))
+            .map(|s| s.status.clone())
     }
 
     pub fn len(&self) -> usize {
@@ -141,15 +159,22 @@ impl Table {
             by_id.insert(id, spec);
         }
         let mut changed_nodes: Vec<(Uuid, Option<BoxedNode>)> = Vec::new();
-        let ids: Vec<Uuid> = self.symbols.keys().copied().chain(by_id.keys().copied()).collect();
+        let ids: Vec<Uuid> = self
+            .symbols
+            .keys()
+            .copied()
+            .chain(by_id.keys().copied())
+            .collect();
         let mut seen = HashSet::new();
         for id in ids {
             if !seen.insert(id) {
                 continue;
             }
-            let spec = by_id.remove(&id).or_else(|| self.symbols.get(&id).map(|s| s.spec.clone()));
+            let spec = by_id
+                .remove(&id)
+                .or_else(|| self.symbols.get(&id).map(|s| s.spec.clone()));
             let Some(spec) = spec else { continue };
-            let env = bind_env(&spec, values, &self.host).map_err(|e| e.to_string());
+            let env = bind_env(&spec, values, &self.host);
             match self.symbols.get_mut(&id) {
                 Some(sym) if sym.spec == spec && sym.env == env => {}
                 Some(sym) => {
@@ -195,8 +220,11 @@ impl Table {
             .filter(|(_, s)| s.node.is_ok() && s.link_error.is_none())
             .map(|(id, _)| *id)
             .collect();
-        let targets: HashMap<Uuid, Vec<Uuid>> =
-            self.symbols.iter().map(|(id, s)| (*id, Symbol::targets(&s.links))).collect();
+        let targets: HashMap<Uuid, Vec<Uuid>> = self
+            .symbols
+            .iter()
+            .map(|(id, s)| (*id, Symbol::targets(&s.links)))
+            .collect();
         let active = active_set(&candidates, &targets);
 
         // Stop what is no longer active, upstream first.
@@ -216,7 +244,11 @@ impl Table {
                 let (slot, node, info, links) = stops.remove(pos);
                 self.stop(&slot, &node, &info, &links);
             } else if let Some(sym) = self.symbols.get(&id) {
-                let node = changed_old.get(&id).cloned().flatten().or_else(|| sym.node.clone().ok());
+                let node = changed_old
+                    .get(&id)
+                    .cloned()
+                    .flatten()
+                    .or_else(|| sym.node.clone().ok());
                 if let (Some(node), Some((_, links))) = (node, sym.installed.clone()) {
                     let (slot, info) = (sym.slot.clone(), sym.info());
                     self.stop(&slot, &node, &info, &links);
@@ -228,13 +260,22 @@ impl Table {
         }
 
         // Start, swap or relink what is active, downstream first.
-        let active_ids: Vec<Uuid> = self.symbols.keys().copied().filter(|id| active.contains(id)).collect();
+        let active_ids: Vec<Uuid> = self
+            .symbols
+            .keys()
+            .copied()
+            .filter(|id| active.contains(id))
+            .collect();
         for id in downstream_first(&active_ids, &targets) {
             self.start(id, changed_old.get(&id).cloned().flatten());
         }
 
         for id in self.symbols.keys().copied().collect::<Vec<_>>() {
-            let status = if active.contains(&id) { Status::Active } else { self.why_inactive(id, &active) };
+            let status = if active.contains(&id) {
+                Status::Active
+            } else {
+                self.why_inactive(id, &active)
+            };
             if let Some(sym) = self.symbols.get_mut(&id) {
                 if let Status::Inactive(reason) = &status {
                     if sym.status != status {
@@ -253,7 +294,9 @@ impl Table {
     }
 
     fn why_inactive(&self, id: Uuid, active: &HashSet<Uuid>) -> Status {
-        let Some(sym) = self.symbols.get(&id) else { return Status::Inactive("removed".into()) };
+        let Some(sym) = self.symbols.get(&id) else {
+            return Status::Inactive("removed".into());
+        };
         if let Err(e) = &sym.node {
             return Status::Inactive(e.clone());
         }
@@ -262,16 +305,27 @@ impl Table {
         }
         for (tid, _) in sym.links.iter().flat_map(|(_, ts)| ts.iter()) {
             if !active.contains(tid) {
-                let name = self.symbols.get(tid).map(|s| s.spec.name_or_id()).unwrap_or_default();
-                return Status::Inactive(format!("namespace \"{}\": spec \"{}\": downstream spec \"{name}\" is inactive", self.namespace, sym.spec.name_or_id()));
+                let name = self
+                    .symbols
+                    .get(tid)
+                    .map(|s| s.spec.name_or_id())
+                    .unwrap_or_default();
+                return Status::Inactive(format!(
+                    "namespace \"{}\": spec \"{}\": downstream spec \"{name}\" is inactive",
+                    self.namespace,
+                    sym.spec.name_or_id()
+                ));
             }
         }
         Status::Inactive("inactive".into())
     }
 
     fn resolve_links(&mut self) {
-        let by_name: HashMap<String, Uuid> =
-            self.symbols.iter().filter_map(|(id, s)| s.spec.name.clone().map(|n| (n, *id))).collect();
+        let by_name: HashMap<String, Uuid> = self
+            .symbols
+            .iter()
+            .filter_map(|(id, s)| s.spec.name.clone().map(|n| (n, *id)))
+            .collect();
         let ids: HashSet<Uuid> = self.symbols.keys().copied().collect();
         for sym in self.symbols.values_mut() {
             let mut links: Links = Vec::new();
@@ -280,30 +334,48 @@ impl Table {
                 let source = match source_port(port) {
                     Ok(s) => s,
                     Err(e) => {
-                        errors.push(FieldError::for_spec(&sym.spec, FieldIssue::new(format!("ports.{port}"), e)).to_string());
+                        errors.push(
+                            FieldError::for_spec(&sym.spec, FieldIssue::new(format!("ports.{port}"), e))
+                                .to_string(),
+                        );
                         continue;
                     }
                 };
                 let mut resolved = Vec::new();
                 for (i, r) in refs.iter().enumerate() {
-                    let target = r.id.filter(|id| ids.contains(id)).or_else(|| r.name.as_ref().and_then(|n| by_name.get(n).copied()));
+                    let target =
+                        r.id.filter(|id| ids.contains(id))
+                            .or_else(|| r.name.as_ref().and_then(|n| by_name.get(n).copied()));
                     let in_port = target_port(&r.port);
                     match (target, in_port) {
                         (Some(t), Ok(p)) => resolved.push((t, p)),
                         (None, _) => errors.push(
                             FieldError::for_spec(
                                 &sym.spec,
-                                FieldIssue::new(format!("ports.{port}[{i}]"), format!("spec {} not found in this namespace", describe(r))),
+                                FieldIssue::new(
+                                    format!("ports.{port}[{i}]"),
+                                    format!("spec {} not found in this namespace", describe(r)),
+                                ),
                             )
                             .to_string(),
                         ),
-                        (_, Err(e)) => errors.push(FieldError::for_spec(&sym.spec, FieldIssue::new(format!("ports.{port}[{i}].port"), e)).to_string()),
+                        (_, Err(e)) => errors.push(
+                            FieldError::for_spec(
+                                &sym.spec,
+                                FieldIssue::new(format!("ports.{port}[{i}].port"), e),
+                            )
+                            .to_string(),
+                        ),
                     }
                 }
                 links.push((source, resolved));
             }
             sym.links = links;
-            sym.link_error = if errors.is_empty() { None } else { Some(errors.join("; ")) };
+            sym.link_error = if errors.is_empty() {
+                None
+            } else {
+                Some(errors.join("; "))
+            };
         }
     }
 
@@ -381,7 +453,9 @@ impl Table {
         if targets.is_empty() {
             return;
         }
-        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let value = Value::map([
             ("id", Value::from(info.id.to_string())),
             ("namespace", Value::from(info.namespace.clone())),
@@ -412,4 +486,3 @@ impl Drop for Table {
         }
     }
 }
-

@@ -1,5 +1,7 @@
 //! The symbol table: late linking, activation order, hooks, hot swap, Values, placeholders.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -57,7 +59,10 @@ impl Hook for Count {
 
 impl Count {
     fn take(&self) -> (usize, usize) {
-        (self.loads.swap(0, Ordering::SeqCst), self.unloads.swap(0, Ordering::SeqCst))
+        (
+            self.loads.swap(0, Ordering::SeqCst),
+            self.unloads.swap(0, Ordering::SeqCst),
+        )
     }
 }
 
@@ -101,7 +106,10 @@ async fn a_three_cycle_inserted_one_at_a_time_loads_zero_zero_then_three_and_fre
     }
     match t.status("b") {
         Some(Status::Inactive(why)) => {
-            assert!(why.contains("namespace \"default\": spec \"b\" (kind echo): field \"ports.out[0]\""), "{why}")
+            assert!(
+                why.contains("namespace \"default\": spec \"b\" (kind echo): field \"ports.out[0]\""),
+                "{why}"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -112,10 +120,18 @@ async fn a_reference_to_a_spec_that_arrives_later_links_then() {
     let (mut t, count) = table(HostEnv::new());
     t.apply(vec![echo("front", Some("back"))], &[], &[]);
     assert!(matches!(t.status("front"), Some(Status::Inactive(_))));
-    t.apply(vec![spec(json!({"kind": "echo", "name": "back", "reply": "from back"}))], &[], &[]);
+    t.apply(
+        vec![spec(
+            json!({"kind": "echo", "name": "back", "reply": "from back"}),
+        )],
+        &[],
+        &[],
+    );
     assert_eq!(t.status("front"), Some(Status::Active));
     assert_eq!(count.take(), (2, 0));
-    let got = call(&t.slot("front").unwrap(), &Process::new(), 0, Value::from("x")).await.unwrap();
+    let got = call(&t.slot("front").unwrap(), &Process::new(), 0, Value::from("x"))
+        .await
+        .unwrap();
     assert_eq!(got, vec![Value::from("from back")]);
 }
 
@@ -133,17 +149,27 @@ async fn a_changed_spec_replaces_only_its_node_and_an_unchanged_reapply_restarts
     back.fields.insert("reply".into(), json!("two"));
     t.apply(vec![back.clone()], &[], &[]);
     assert_eq!(count.take(), (1, 1), "only the changed node restarted");
-    let got = call(&t.slot("front").unwrap(), &Process::new(), 0, Value::Null).await.unwrap();
+    let got = call(&t.slot("front").unwrap(), &Process::new(), 0, Value::Null)
+        .await
+        .unwrap();
     assert_eq!(got, vec![Value::from("two")]);
 }
 
 #[tokio::test]
 async fn a_value_change_restarts_exactly_the_nodes_bound_to_it() {
     let (mut t, count) = table(HostEnv::new());
-    let bound = spec(json!({"kind": "echo", "name": "bound", "reply": "{{ .GREETING }}",
-        "env": {"GREETING": [{"name": "greeting", "data": "{{ .text }}"}]}}));
+    let bound = spec(
+        json!({"kind": "echo", "name": "bound", "reply": "{{ .GREETING }}",
+        "env": {"GREETING": [{"name": "greeting", "data": "{{ .text }}"}]}}),
+    );
     let free = spec(json!({"kind": "echo", "name": "free", "reply": "fixed"}));
-    let mut value = ValueResource { id: None, namespace: "default".into(), name: Some("greeting".into()), annotations: Default::default(), data: json!({"text": "hello"}) };
+    let mut value = ValueResource {
+        id: None,
+        namespace: "default".into(),
+        name: Some("greeting".into()),
+        annotations: Default::default(),
+        data: json!({"text": "hello"}),
+    };
     t.apply(vec![bound, free], &[], std::slice::from_ref(&value));
     assert_eq!(count.take(), (2, 0));
     let ask = |t: &Table| {
@@ -157,7 +183,10 @@ async fn a_value_change_restarts_exactly_the_nodes_bound_to_it() {
     assert_eq!(ask(&t).await, vec![Value::from("bonjour")]);
     t.apply(vec![], &[], &[]);
     match t.status("bound") {
-        Some(Status::Inactive(why)) => assert!(why.contains("field \"env.GREETING\": value \"greeting\" not found"), "{why}"),
+        Some(Status::Inactive(why)) => assert!(
+            why.contains("field \"env.GREETING\": value \"greeting\" not found"),
+            "{why}"
+        ),
         other => panic!("{other:?}"),
     }
 }
@@ -166,9 +195,17 @@ async fn a_value_change_restarts_exactly_the_nodes_bound_to_it() {
 async fn host_env_fills_keys_and_coercion_applies_to_rendered_fields() {
     let host = HostEnv::from([("PORT".to_string(), "8000".to_string())]);
     let (mut t, _) = table(host);
-    t.apply(vec![spec(json!({"kind": "echo", "name": "l", "port": "{{ .PORT }}", "reply": "on {{ .PORT }}"}))], &[], &[]);
+    t.apply(
+        vec![spec(
+            json!({"kind": "echo", "name": "l", "port": "{{ .PORT }}", "reply": "on {{ .PORT }}"}),
+        )],
+        &[],
+        &[],
+    );
     assert_eq!(t.status("l"), Some(Status::Active));
-    let got = call(&t.slot("l").unwrap(), &Process::new(), 0, Value::Null).await.unwrap();
+    let got = call(&t.slot("l").unwrap(), &Process::new(), 0, Value::Null)
+        .await
+        .unwrap();
     assert_eq!(got, vec![Value::from("on 8000")]);
 }
 
@@ -189,7 +226,17 @@ async fn what_cannot_compile_is_an_inactive_placeholder_with_its_error() {
         Some(Status::Inactive(w)) => w,
         other => panic!("{other:?}"),
     };
-    assert_eq!(why("bad"), "namespace \"default\": spec \"bad\" (kind echo): field \"reply\": \"bad\" is not a reply");
-    assert_eq!(why("ghost"), "namespace \"default\": spec \"ghost\" (kind teleport): field \"kind\": unknown kind \"teleport\"");
-    assert!(why("typo").starts_with("namespace \"default\": spec \"typo\" (kind echo): field \"port\""), "{}", why("typo"));
+    assert_eq!(
+        why("bad"),
+        "namespace \"default\": spec \"bad\" (kind echo): field \"reply\": \"bad\" is not a reply"
+    );
+    assert_eq!(
+        why("ghost"),
+        "namespace \"default\": spec \"ghost\" (kind teleport): field \"kind\": unknown kind \"teleport\""
+    );
+    assert!(
+        why("typo").starts_with("namespace \"default\": spec \"typo\" (kind echo): field \"port\""),
+        "{}",
+        why("typo")
+    );
 }

@@ -48,20 +48,27 @@ fn read(path: &Path) -> anyhow::Result<(String, Format)> {
 }
 
 fn load_files(store: &dyn Store, args: &StartArgs) -> anyhow::Result<()> {
-    let default_ns = args.namespaces.first().cloned().unwrap_or_else(|| "default".into());
+    let default_ns = args
+        .namespaces
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "default".into());
     if !args.from_charts.is_empty() {
         bail!("--from-charts: charts are not supported yet");
     }
     for path in &args.from_values {
         let (text, format) = read(path)?;
         let named = named_namespaces(&text, format);
-        let mut values = parse_values(&text, format).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut values =
+            parse_values(&text, format).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         for (i, v) in values.iter_mut().enumerate() {
             if !named.get(i).copied().unwrap_or(false) {
                 v.namespace.clone_from(&default_ns);
             }
         }
-        store.apply_values(values).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        store
+            .apply_values(values)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
     for path in &args.from_specs {
         let (text, format) = read(path)?;
@@ -72,7 +79,9 @@ fn load_files(store: &dyn Store, args: &StartArgs) -> anyhow::Result<()> {
                 s.namespace.clone_from(&default_ns);
             }
         }
-        store.apply_specs(specs).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        store
+            .apply_specs(specs)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
     Ok(())
 }
@@ -105,14 +114,22 @@ pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> 
     let host_env = parse_env(&args.env)?;
     load_files(store.as_ref(), args)?;
     let scheme = Arc::new(weir_extensions::scheme());
-    let namespaces = if args.namespaces.is_empty() { store.namespaces()? } else { args.namespaces.clone() };
+    let namespaces = if args.namespaces.is_empty() {
+        store.namespaces()?
+    } else {
+        args.namespaces.clone()
+    };
     if namespaces.is_empty() {
         tracing::warn!("no namespace to run: the store has no specs and no -n was given");
     }
     let mut tables = Vec::new();
     let mut loaders = Vec::new();
     for ns in &namespaces {
-        let table = Arc::new(Mutex::new(Table::new(ns.clone(), scheme.clone(), host_env.clone())));
+        let table = Arc::new(Mutex::new(Table::new(
+            ns.clone(),
+            scheme.clone(),
+            host_env.clone(),
+        )));
         let loader = Loader::new(store.clone(), table.clone());
         loader.reload().await?;
         for (_, name, status) in table.lock().await.statuses() {

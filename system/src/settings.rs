@@ -38,17 +38,31 @@ fn file_settings() -> anyhow::Result<HashMap<String, String>> {
 impl Settings {
     pub fn resolve(cli: &Cli) -> anyhow::Result<Self> {
         let file = file_settings()?;
-        let store = cli.store.clone().or_else(|| file.get("store").cloned()).unwrap_or_else(|| "memory://".into());
-        let log_level = cli.log_level.clone().or_else(|| file.get("log_level").cloned()).unwrap_or_else(|| "info".into());
+        let store = cli
+            .store
+            .clone()
+            .or_else(|| file.get("store").cloned())
+            .unwrap_or_else(|| "memory://".into());
+        let log_level = cli
+            .log_level
+            .clone()
+            .or_else(|| file.get("log_level").cloned())
+            .unwrap_or_else(|| "info".into());
         let log_format = match cli.log_format {
             Some(f) => f,
             None => match file.get("log_format").map(String::as_str) {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
-                Some(other) => bail!("weir.toml: field \"log_format\": unknown format \"{other}\" (text or json)"),
+                Some(other) => {
+                    bail!("weir.toml: field \"log_format\": unknown format \"{other}\" (text or json)")
+                }
             },
         };
-        Ok(Settings { store, log_level, log_format })
+        Ok(Settings {
+            store,
+            log_level,
+            log_format,
+        })
     }
 }
 
@@ -57,7 +71,10 @@ pub fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match settings.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

@@ -14,18 +14,31 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
 /// Sends a request; `headers` are extra header lines.
-pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<Response> {
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<Response> {
     let mut r = open(addr, method, path, headers, body)?;
     let mut body = String::new();
     while let Some(chunk) = r.next_chunk()? {
         body.push_str(&chunk);
     }
-    Ok(Response { status: r.status, headers: r.headers, body })
+    Ok(Response {
+        status: r.status,
+        headers: r.headers,
+        body,
+    })
 }
 
 pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<Response> {
@@ -82,7 +95,13 @@ impl Streaming {
 }
 
 /// Sends a request and reads the head; the body is read with `next_chunk`.
-pub fn open(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<Streaming> {
+pub fn open(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<Streaming> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -98,7 +117,11 @@ pub fn open(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
     let mut reader = BufReader::new(s);
     let mut line = String::new();
     reader.read_line(&mut line)?;
-    let status = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
@@ -111,9 +134,21 @@ pub fn open(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
-    let find = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v): &(String, String)| v.clone());
+    let find = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v): &(String, String)| v.clone())
+    };
     let chunked = find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
     let remaining = find("content-length").and_then(|v| v.parse().ok());
     let done = method == "HEAD" || status == 204 || status == 304 || remaining == Some(0);
-    Ok(Streaming { status, headers, reader, chunked, remaining, done })
+    Ok(Streaming {
+        status,
+        headers,
+        reader,
+        chunked,
+        remaining,
+        done,
+    })
 }

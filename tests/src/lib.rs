@@ -19,9 +19,15 @@ pub fn root() -> PathBuf {
 
 /// The `weir` binary built by `cargo build` (the test script builds it first).
 pub fn binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
     let bin = target.join("debug").join("weir");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p weir` first (scripts/test.sh does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p weir` first (scripts/test.sh does)",
+        bin.display()
+    );
     bin
 }
 
@@ -53,7 +59,12 @@ impl Weir {
                 }
             }
         });
-        Weir { child, lines, listening: HashMap::new(), output: Vec::new() }
+        Weir {
+            child,
+            lines,
+            listening: HashMap::new(),
+            output: Vec::new(),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -80,10 +91,16 @@ impl Weir {
                     }
                     self.output.push(line);
                 }
-                Err(RecvTimeoutError::Timeout) => panic!("no `listening {node}` line within {within:?}; output: {:?}", self.output),
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "no `listening {node}` line within {within:?}; output: {:?}",
+                    self.output
+                ),
                 Err(RecvTimeoutError::Disconnected) => {
                     let status = self.child.wait().ok();
-                    panic!("weir exited ({status:?}) before `listening {node}`; output: {:?}", self.output)
+                    panic!(
+                        "weir exited ({status:?}) before `listening {node}`; output: {:?}",
+                        self.output
+                    )
                 }
             }
         }
@@ -91,7 +108,10 @@ impl Weir {
 
     /// Sends SIGTERM and waits for the exit; returns whether it exited successfully.
     pub fn stop(mut self) -> bool {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {

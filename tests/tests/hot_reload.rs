@@ -2,6 +2,8 @@
 //! under steady requests, changing the snippet's code in the store changes the answer with no failed
 //! request, and an unchanged re-apply runs no unload hook.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +23,11 @@ impl Hook for Unloads {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn specs(code: &str) -> Vec<weir_codecs::resource::Spec> {
@@ -80,15 +86,27 @@ async fn changing_a_snippet_under_steady_requests_fails_no_request() {
     store.apply_specs(specs("one")).unwrap();
     let mut same = specs("one");
     for s in &mut same {
-        s.id = store.specs(Some("default")).unwrap().iter().find(|x| x.name == s.name).and_then(|x| x.id);
+        s.id = store
+            .specs(Some("default"))
+            .unwrap()
+            .iter()
+            .find(|x| x.name == s.name)
+            .and_then(|x| x.id);
     }
     table.lock().await.apply(same, &[], &[]);
-    assert_eq!(unloads.0.load(Ordering::SeqCst), 0, "no unload hook for an unchanged re-apply");
+    assert_eq!(
+        unloads.0.load(Ordering::SeqCst),
+        0,
+        "no unload hook for an unchanged re-apply"
+    );
 
     store.apply_specs(specs("two")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let r = tokio::task::spawn_blocking(move || get(addr, "/")).await.unwrap().unwrap();
+        let r = tokio::task::spawn_blocking(move || get(addr, "/"))
+            .await
+            .unwrap()
+            .unwrap();
         if r.body == "two" {
             break;
         }
@@ -101,10 +119,20 @@ async fn changing_a_snippet_under_steady_requests_fails_no_request() {
     assert!(answers.len() > 10, "steady requests: {}", answers.len());
     let failed: Vec<_> = answers.iter().filter(|(s, _)| *s != 200).collect();
     assert!(failed.is_empty(), "failed requests: {failed:?}");
-    let first_two = answers.iter().position(|(_, b)| b == "two").expect("some answers are new");
+    let first_two = answers
+        .iter()
+        .position(|(_, b)| b == "two")
+        .expect("some answers are new");
     assert!(answers[..first_two].iter().all(|(_, b)| b == "one"));
-    assert!(answers[first_two..].iter().all(|(_, b)| b == "two"), "no old answer after the first new one");
-    assert_eq!(unloads.0.load(Ordering::SeqCst), 1, "exactly the changed snippet restarted");
+    assert!(
+        answers[first_two..].iter().all(|(_, b)| b == "two"),
+        "no old answer after the first new one"
+    );
+    assert_eq!(
+        unloads.0.load(Ordering::SeqCst),
+        1,
+        "exactly the changed snippet restarted"
+    );
     running.abort();
     table.lock().await.close();
 }

@@ -1,6 +1,8 @@
 //! `weir start` end to end: the real binary on port 0, found from its `listening` line, answering over
 //! real HTTP.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use weir_tests::http::{get, request};
@@ -39,7 +41,10 @@ fn a_json_specs_file_works_the_same() {
     let addr = weir.listening("json/listener", UP);
     let r = get(addr, "/ping").unwrap();
     assert_eq!(r.status, 200);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&r.body).unwrap(), serde_json::json!({"answer": "pong"}));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&r.body).unwrap(),
+        serde_json::json!({"answer": "pong"})
+    );
 }
 
 const API: &str = r#"
@@ -125,21 +130,32 @@ fn routes_params_errors_and_timeouts() {
     let addr = weir.listening("default/listener", UP);
 
     let r = get(addr, "/users/42").unwrap();
-    assert_eq!((r.status, r.body.as_str()), (200, "user 42"), "a path param echoed by a JavaScript snippet");
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "user 42"),
+        "a path param echoed by a JavaScript snippet"
+    );
 
     let r = get(addr, "/nowhere").unwrap();
     assert_eq!(r.status, 404);
     let r = request(addr, "DELETE", "/users/42", &[], "").unwrap();
     assert_eq!(r.status, 405);
     let allow = r.header("allow").unwrap_or_default();
-    assert!(allow.contains("GET") && !allow.contains("DELETE"), "Allow: {allow}");
+    assert!(
+        allow.contains("GET") && !allow.contains("DELETE"),
+        "Allow: {allow}"
+    );
 
     let r = get(addr, "/cel").unwrap();
     assert_eq!(r.status, 500, "a CEL error: {}", r.body);
     assert!(r.body.contains("no_such_field"), "{}", r.body);
     let r = get(addr, "/throw").unwrap();
     assert_eq!(r.status, 500);
-    assert!(r.body.contains("boom"), "a JS throw is an error, never a null result: {}", r.body);
+    assert!(
+        r.body.contains("boom"),
+        "a JS throw is an error, never a null result: {}",
+        r.body
+    );
 
     // A runaway script is stopped at its timeout, and other requests are served meanwhile.
     let spin = std::thread::spawn(move || {
@@ -201,6 +217,12 @@ fn a_value_bound_through_env_reaches_the_spec() {
 fn a_bad_flag_value_is_a_clear_error() {
     let weir = Weir::start(&["start", "--env", "NOEQUALS"]);
     assert_eq!(weir.wait(Duration::from_secs(30)), Some(1));
-    let weir = Weir::start(&["start", "--store", "sqlite://x.db", "--from-specs", "examples/ping.yaml"]);
+    let weir = Weir::start(&[
+        "start",
+        "--store",
+        "sqlite://x.db",
+        "--from-specs",
+        "examples/ping.yaml",
+    ]);
     assert_eq!(weir.wait(Duration::from_secs(30)), Some(1));
 }

@@ -87,37 +87,11 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let deadline = shared.timeout.map(|t| tokio::time::Instant::now() + t);
-    let (parts, body) = req.into_parts();
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > shared.max_body) {
-        return Ok(too_large(shared.max_body));
-    }
-    let limit = usize::try_from(shared.max_body).unwrap_or(usize::MAX);
-    let read = async { Limited::new(body, limit).collect().await.map(|b| b.to_bytes()) };
-    let bytes = match within(deadline, read).await {
-        None => return Ok(timed_out(shared.timeout)),
-        Some(Ok(b)) => b,
-        Some(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Ok(too_large(shared.max_body)),
-        Some(Err(e)) => {
-            return Ok(text(
-                StatusCode::BAD_REQUEST,
-                format!("could not read the request body: {e}"),
-            ))
-        }
+    let sse = payload::accepts_sse(req.headers());
+    let value = match read(&shared, deadline, req).await {
+        Ok(v) => v,
+        Err(res) => return Ok(res),
     };
-    let content_type = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let body = match payload::decode_body(content_type.as_deref(), bytes) {
-        Ok(b) => b,
-        Err(msg) => return Ok(text(StatusCode::BAD_REQUEST, msg)),
-    };
-    let value = payload::request_value(&parts, body);
-    let sse = payload::accepts_sse(&parts.headers);
     let Some(slot) = shared.slot.upgrade() else {
         return Ok(text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -142,14 +116,55 @@ pub(crate) async fn handle(
         _ = process.done() => Some(Start::Failed(process.ended_error())),
     };
     let Some(start) = start else {
-        let err = Error::new(
+        let timeout = shared.timeout.unwrap_or_default();
+        guard.exit(Some(Error::new(
             ErrorKind::Timeout,
-            format!("request timed out after {:?}", shared.timeout.unwrap_or_default()),
-        );
-        guard.exit(Some(err));
+            format!("request timed out after {timeout:?}"),
+        )));
         return Ok(timed_out(shared.timeout));
     };
-    Ok(match start {
+    Ok(respond(start, guard, sse))
+}
+
+/// Reads and decodes the request into its payload, or answers it at once (413, 400, 503).
+async fn read(
+    shared: &Shared,
+    deadline: Option<tokio::time::Instant>,
+    req: Request<Incoming>,
+) -> Result<Value, Response<Body>> {
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > shared.max_body) {
+        return Err(too_large(shared.max_body));
+    }
+    let limit = usize::try_from(shared.max_body).unwrap_or(usize::MAX);
+    let collect = async { Limited::new(body, limit).collect().await.map(|b| b.to_bytes()) };
+    let bytes = match within(deadline, collect).await {
+        None => return Err(timed_out(shared.timeout)),
+        Some(Ok(b)) => b,
+        Some(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large(shared.max_body)),
+        Some(Err(e)) => {
+            return Err(text(
+                StatusCode::BAD_REQUEST,
+                format!("could not read the request body: {e}"),
+            ))
+        }
+    };
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let body = payload::decode_body(content_type.as_deref(), bytes)
+        .map_err(|msg| text(StatusCode::BAD_REQUEST, msg))?;
+    Ok(payload::request_value(&parts, body))
+}
+
+/// Turns the start of a reply into the response, ending the process when the response is whole.
+fn respond(start: Start, guard: ProcessGuard, sse: bool) -> Response<Body> {
+    match start {
         Start::Empty => {
             guard.exit(None);
             Response::new(Full::new(Bytes::new()).map_err(|e| match e {}).boxed_unsync())
@@ -179,7 +194,7 @@ pub(crate) async fn handle(
             }
         },
         Start::Stream(call, first, ended) => stream(call, first, ended, guard, sse),
-    })
+    }
 }
 
 /// Runs `fut` until `deadline`; `None` when it passed.

@@ -205,3 +205,49 @@ async fn net_unload_closes_requests_still_running_after_the_grace_period() {
         .expect("closed in time");
     assert!(outcome.unwrap().is_err());
 }
+
+#[tokio::test]
+async fn net_client_gone_cancels_the_process() {
+    use tokio::io::AsyncWriteExt;
+    let mut g = Graph::new();
+    let started = Arc::new(Notify::new());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = parking_lot::Mutex::new(Some(tx));
+    let seen = started.clone();
+    let node = FnNode(move |_v: Value| {
+        let seen = seen.clone();
+        async move {
+            seen.notify_one();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(Value::Null)
+        }
+    });
+    g.add("slow", node, &[]);
+    struct Hook(parking_lot::Mutex<Option<tokio::sync::oneshot::Sender<Option<String>>>>);
+    impl Node for Hook {
+        type State = ();
+        async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
+            if let Some(tx) = self.0.lock().take() {
+                cx.process()
+                    .on_exit(move |c| drop(tx.send(c.map(|e| e.message().to_string()))));
+            }
+            cx.emit(OutPort::OUT, input.packet.value).await
+        }
+    }
+    g.add("hook", Hook(tx), &[(OutPort::OUT, "slow", 0)]);
+    let srv = serve(&mut g, json!({}), &[(OutPort::OUT, "hook", 0)]);
+    let mut conn = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    started.notified().await;
+    drop(conn);
+    let cause = tokio::time::timeout(Duration::from_secs(5), rx)
+        .await
+        .expect("process ended")
+        .unwrap();
+    assert!(
+        cause.is_some_and(|c| c.contains("ended before")),
+        "process exited without an error"
+    );
+}
