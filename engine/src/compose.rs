@@ -51,8 +51,6 @@ pub(crate) struct Entry {
     /// The handler has returned: no more parts will come.
     pub(crate) done: bool,
     failed: bool,
-    /// The last element, held back so that a reply of one element goes as one frame.
-    held: Option<Value>,
 }
 
 impl Entry {
@@ -61,7 +59,6 @@ impl Entry {
             parts: Parts::default(),
             done: false,
             failed: false,
-            held: None,
         }
     }
 }
@@ -180,17 +177,12 @@ impl Sink<'_> {
         if entry.failed {
             return;
         }
-        if let Some(prev) = entry.held.replace(value) {
-            self.send(Frame::Item(prev));
-        }
+        self.send(Frame::Item(value));
     }
 
     fn fail(&mut self, entry: &mut Entry, err: Error) {
         if entry.failed {
             return;
-        }
-        if let Some(prev) = entry.held.take() {
-            self.send(Frame::Item(prev));
         }
         entry.failed = true;
         self.send(Frame::Err(err));
@@ -200,8 +192,14 @@ impl Sink<'_> {
         if entry.failed {
             return;
         }
-        match entry.held.take() {
-            Some(v) => self.send(Frame::One(v)),
+        // Elements go out as soon as they are composed; an end that finds the last element still
+        // unsent (same pass) merges with it into one frame.
+        match self.outbox.pop() {
+            Some(Frame::Item(v)) => self.outbox.push(Frame::One(v)),
+            Some(other) => {
+                self.outbox.push(other);
+                self.send(Frame::End);
+            }
             None => self.send(Frame::End),
         }
     }

@@ -134,6 +134,18 @@ impl Cx {
         }
     }
 
+    /// Answers the input being handled with `value` directly, whatever `out` is connected to (a router
+    /// answering 404 itself). The value joins the reply in order with what is emitted.
+    pub async fn reply(&mut self, value: Value) -> Result<()> {
+        self.push_part(Part::Local(value));
+        poll_fn(|cx| {
+            self.compose(cx);
+            Poll::Ready(())
+        })
+        .await;
+        Ok(())
+    }
+
     /// Emits a value on `port` with the lineage of the input being handled (a child of it for
     /// streaming nodes). Waits while a link is at its credit bound. With `port` unconnected the value
     /// itself joins the input's reply (on `error`, as an error).

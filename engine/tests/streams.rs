@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use weir_engine::testing::{eventually, Collect, Graph, Produce};
@@ -108,4 +109,45 @@ async fn a_child_process_ends_with_its_parent() {
     }
     assert!(matches!(last, Some(weir_engine::Frame::Err(_))), "{last:?}");
     assert!(child.is_done());
+}
+
+/// Emits one packet, then waits until released, then emits another.
+struct OneThenWait(Arc<tokio::sync::Notify>);
+
+impl weir_engine::Node for OneThenWait {
+    type State = ();
+    const STREAMS: bool = true;
+    async fn on_packet(
+        &self,
+        _: &mut (),
+        cx: &mut weir_engine::Cx,
+        _: weir_engine::Input,
+    ) -> weir_engine::Result<()> {
+        cx.emit(OutPort::OUT, Value::from("first")).await?;
+        self.0.notified().await;
+        cx.emit(OutPort::OUT, Value::from("second")).await
+    }
+}
+
+#[tokio::test]
+async fn every_element_passes_every_hop_at_once_without_waiting_for_the_next() {
+    let mut g = Graph::new();
+    let release = Arc::new(tokio::sync::Notify::new());
+    g.add("c", weir_engine::template::Pass, &[]);
+    g.add("b", weir_engine::template::Pass, &[(OutPort::OUT, "c", 0)]);
+    let src = g.add("src", OneThenWait(release.clone()), &[(OutPort::OUT, "b", 0)]);
+    let p = Process::new();
+    let mut c = Call::open(&src, &p, 0).unwrap();
+    c.send(Value::Null).await.unwrap();
+    c.close();
+    let first = tokio::time::timeout(Duration::from_secs(5), c.frame())
+        .await
+        .expect("the first element is not held back");
+    assert_eq!(first, Some(weir_engine::Frame::Item(Value::from("first"))));
+    release.notify_one();
+    assert_eq!(
+        c.frame().await,
+        Some(weir_engine::Frame::Item(Value::from("second")))
+    );
+    assert_eq!(c.frame().await, Some(weir_engine::Frame::End));
 }

@@ -231,7 +231,7 @@ impl Listener {
                         Error::new(ErrorKind::Internal, format!("listener {}: {e}", config.label))
                     })
                 }
-                Err(e) => last = Some(format!("cannot bind {addr}: {e}")),
+                Err(e) => last = Some(format!("cannot bind {addr} (host, port): {e}")),
             }
         }
         let why = last.unwrap_or_else(|| "the host resolves to no address".to_string());

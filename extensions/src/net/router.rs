@@ -32,10 +32,6 @@ pub struct RouteField {
     pub port: String,
 }
 
-/// An out port that leads nowhere, so what is emitted on it is the node's own reply: the router
-/// answers unmatched requests itself even when its `out` ports are connected.
-const REPLY: OutPort = OutPort::Out(usize::MAX);
-
 /// The codec of `router`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RouterKind;
@@ -139,11 +135,9 @@ impl Node for Router {
                 cx.emit(OutPort::Out(port), Value::Map(std::sync::Arc::new(out)))
                     .await
             }
-            Match::NotAllowed { allow } if method == "OPTIONS" => {
-                cx.emit(REPLY, response(204, Some(&allow))).await
-            }
-            Match::NotAllowed { allow } => cx.emit(REPLY, response(405, Some(&allow))).await,
-            Match::NotFound => cx.emit(REPLY, response(404, None)).await,
+            Match::NotAllowed { allow } if method == "OPTIONS" => cx.reply(response(204, Some(&allow))).await,
+            Match::NotAllowed { allow } => cx.reply(response(405, Some(&allow))).await,
+            Match::NotFound => cx.reply(response(404, None)).await,
         }
     }
 }

@@ -1,0 +1,55 @@
+//! Runs N (first argument, default 100000) independent request/reply processes, 64 in flight, through a
+//! chain of 10 pass-through nodes; for profiling.
+
+use std::sync::Arc;
+
+use weir_engine::template::Pass;
+use weir_engine::testing::Graph;
+use weir_engine::{call, OutPort, Process, Value};
+
+fn main() {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut g = Graph::new();
+        for i in (0..10).rev() {
+            let next = format!("n{}", i + 1);
+            let links: Vec<(OutPort, &str, usize)> = if i < 9 {
+                vec![(OutPort::OUT, next.as_str(), 0)]
+            } else {
+                vec![]
+            };
+            g.add(&format!("n{i}"), Pass, &links);
+        }
+        let head = Arc::new(g.slot("n0"));
+        let start = std::time::Instant::now();
+        let mut workers = Vec::new();
+        for w in 0..64u64 {
+            let head = head.clone();
+            workers.push(tokio::spawn(async move {
+                let mut i = w;
+                while i < n {
+                    let p = Process::new();
+                    call(&head, &p, 0, Value::Int(i as i64)).await.expect("reply");
+                    p.exit(None);
+                    i += 64;
+                }
+            }));
+        }
+        for w in workers {
+            w.await.expect("worker");
+        }
+        let el = start.elapsed();
+        println!(
+            "{n} processes in {el:?}: {:.0} processes/s",
+            n as f64 / el.as_secs_f64()
+        );
+    });
+}
