@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use crate::error::{Error, ErrorKind};
 use crate::lane::{Frame, LaneReader};
 use crate::process::Process;
-use crate::session::{Cx, InLane, OutLane};
+use crate::session::{Core, InLane, OutLane};
 use crate::value::Value;
 
 /// An entry's parts in order; the first is kept inline, so an input that emits once allocates nothing.
@@ -339,14 +339,12 @@ fn compose_lane(lane: &mut InLane, outs: &mut [OutLane], process: &Process, cx: 
     moved
 }
 
-impl Cx {
+impl Core {
     /// Moves every reply frame that has arrived into the replies of the inputs it belongs to, and
     /// registers the task to be woken when more arrive. With several in lanes, a part finished for one
     /// lane can unblock another lane's part on the same out lane, so passes repeat until nothing moves.
-    pub(crate) fn compose(&mut self, cx: &mut Context<'_>) {
-        let Cx {
-            ins, outs, process, ..
-        } = self;
+    pub(crate) fn compose(&mut self, process: &Process, cx: &mut Context<'_>) {
+        let Core { ins, outs, .. } = self;
         loop {
             let mut moved = false;
             let mut busy = 0;

@@ -6,12 +6,13 @@
 //! stops the session at its next await, and its lanes tell both neighbours.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::FutureExt;
+use parking_lot::Mutex;
 
 use crate::compose::{Entry, Part};
 use crate::error::{Error, ErrorKind, Result};
@@ -19,7 +20,7 @@ use crate::lane::{LaneReader, LaneWriter};
 use crate::node::{Input, Node, OutPort};
 use crate::packet::{Origin, Packet};
 use crate::process::Process;
-use crate::slot::{Attach, NodeRuntime, NodeSlot, SessionGuard};
+use crate::slot::{Attach, NodeRuntime, NodeSlot, SessionGuard, Target};
 use crate::value::Value;
 
 /// What a slot hands a node to start a session.
@@ -65,10 +66,10 @@ impl OutLane {
     }
 }
 
-/// A node's view of one process: what it reads from and emits to.
-pub struct Cx {
-    pub(crate) process: Arc<Process>,
-    pub(crate) runtime: Arc<NodeRuntime>,
+/// The lanes of a session and the replies being composed. Shared (one task, an uncontended lock)
+/// between the handler, which emits through [`Cx`], and the session loop, which keeps composing
+/// replies while the handler waits on something else, so every element goes on at once.
+pub(crate) struct Core {
     pub(crate) ins: Vec<InLane>,
     pub(crate) outs: Vec<OutLane>,
     /// `out_map[port][target]` is the index of that link's lane in `outs`, once opened.
@@ -76,190 +77,39 @@ pub struct Cx {
     /// The in lane whose last entry the handler is producing, or the detached lane.
     current: usize,
     detached: Option<usize>,
-    origin: Option<Origin>,
-    emitted: u32,
     next_part: u64,
     open_per_port: Vec<usize>,
     cursor: usize,
 }
 
-impl Cx {
-    fn new(process: Arc<Process>, runtime: Arc<NodeRuntime>) -> Self {
-        let ports = runtime.outs.len() + 1;
-        Cx {
-            process,
-            runtime,
+/// A node's view of one process: what it reads from and emits to.
+pub struct Cx {
+    process: Arc<Process>,
+    runtime: Arc<NodeRuntime>,
+    core: Arc<Mutex<Core>>,
+    origin: Option<Origin>,
+    emitted: u32,
+}
+
+fn port_index(port: OutPort) -> usize {
+    match port {
+        OutPort::Out(i) => i + 1,
+        OutPort::Error => 0,
+    }
+}
+
+impl Core {
+    fn new(ports: usize) -> Self {
+        Core {
             ins: Vec::new(),
             outs: Vec::new(),
             out_map: vec![Vec::new(); ports],
             current: 0,
             detached: None,
-            origin: None,
-            emitted: 0,
             next_part: 0,
             open_per_port: Vec::new(),
             cursor: 0,
         }
-    }
-
-    pub fn process(&self) -> &Arc<Process> {
-        &self.process
-    }
-
-    /// The node's name in its graph.
-    pub fn node_name(&self) -> &str {
-        self.runtime.name()
-    }
-
-    /// The lineage of the input being handled.
-    pub fn origin(&self) -> Option<&Origin> {
-        self.origin.as_ref()
-    }
-
-    /// True when `port` leads somewhere.
-    pub fn is_connected(&self, port: OutPort) -> bool {
-        !self.runtime.targets(port).is_empty()
-    }
-
-    /// Records a warning on the process.
-    pub fn warn(&self, message: impl Into<String>) {
-        self.process
-            .warn(format!("node \"{}\": {}", self.runtime.name(), message.into()));
-    }
-
-    fn port_index(&self, port: OutPort) -> usize {
-        match port {
-            OutPort::Out(i) => i + 1,
-            OutPort::Error => 0,
-        }
-    }
-
-    /// Answers the input being handled with `value` directly, whatever `out` is connected to (a router
-    /// answering 404 itself). The value joins the reply in order with what is emitted.
-    pub async fn reply(&mut self, value: Value) -> Result<()> {
-        self.push_part(Part::Local(value));
-        poll_fn(|cx| {
-            self.compose(cx);
-            Poll::Ready(())
-        })
-        .await;
-        Ok(())
-    }
-
-    /// Emits a value on `port` with the lineage of the input being handled (a child of it for
-    /// streaming nodes). Waits while a link is at its credit bound. With `port` unconnected the value
-    /// itself joins the input's reply (on `error`, as an error).
-    pub async fn emit(&mut self, port: OutPort, value: Value) -> Result<()> {
-        let origin = match &self.origin {
-            Some(o) if self.runtime.streams => o.child(self.emitted),
-            Some(o) => o.clone(),
-            None => Origin::entry(self.process.id(), self.emitted),
-        };
-        self.emitted += 1;
-        self.emit_packet(port, Packet::new(value, origin)).await
-    }
-
-    /// Emits a packet with an explicit lineage.
-    pub async fn emit_packet(&mut self, port: OutPort, packet: Packet) -> Result<()> {
-        let runtime = self.runtime.clone();
-        let targets = runtime.targets(port);
-        if targets.is_empty() {
-            let part = match port {
-                OutPort::Error => Part::Fail(match packet.value {
-                    Value::Error(e) => e,
-                    other => Error::node(other.to_string()),
-                }),
-                OutPort::Out(_) => Part::Local(packet.value),
-            };
-            self.push_part(part);
-            // Send it on now: a consumer sees each packet as soon as it is written.
-            poll_fn(|cx| {
-                self.compose(cx);
-                Poll::Ready(())
-            })
-            .await;
-            return Ok(());
-        }
-        let id = self.next_part;
-        self.next_part += 1;
-        let pi = self.port_index(port);
-        if targets.len() == 1 {
-            // One link: no join, nothing to allocate.
-            let oi = match self.out_lane(pi, 0, &targets[0]) {
-                Ok(oi) => oi,
-                Err(e) => {
-                    self.push_part(Part::Fail(e.clone()));
-                    return Err(e);
-                }
-            };
-            let sent = self.send(oi, packet).await;
-            return match sent {
-                Ok(()) => {
-                    self.outs[oi].order.push_back(id);
-                    self.push_part(Part::One { id, lane: oi });
-                    Ok(())
-                }
-                Err(e) => {
-                    self.push_part(Part::Fail(e.clone()));
-                    Err(e)
-                }
-            };
-        }
-        let mut lanes = Vec::with_capacity(targets.len());
-        let mut failure = None;
-        for (ti, target) in targets.iter().enumerate() {
-            let oi = match self.out_lane(pi, ti, target) {
-                Ok(oi) => oi,
-                Err(e) => {
-                    failure = Some(e);
-                    continue;
-                }
-            };
-            match self.send(oi, packet.clone()).await {
-                Ok(()) => {
-                    self.outs[oi].order.push_back(id);
-                    lanes.push(oi);
-                }
-                Err(e) => failure = Some(e),
-            }
-        }
-        // A consumer that is gone stops the producer: the error is in the reply and returned here.
-        let result = match &failure {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
-        };
-        self.push_part(Part::remote(id, lanes, failure));
-        result
-    }
-
-    /// The index in `outs` of link `ti` of port index `pi`, opening its lane on first use.
-    fn out_lane(&mut self, pi: usize, ti: usize, target: &crate::slot::Target) -> Result<usize> {
-        if let Some(oi) = self.out_map[pi].get(ti).copied().flatten() {
-            return Ok(oi);
-        }
-        let writer = target.slot.open(&self.process, target.port)?;
-        self.outs.push(OutLane {
-            writer,
-            order: VecDeque::new(),
-            frames: VecDeque::new(),
-        });
-        let oi = self.outs.len() - 1;
-        let row = &mut self.out_map[pi];
-        if row.len() <= ti {
-            row.resize(ti + 1, None);
-        }
-        row[ti] = Some(oi);
-        Ok(oi)
-    }
-
-    /// Sends on out lane `oi`, composing replies while it waits for credit.
-    async fn send(&mut self, oi: usize, packet: Packet) -> Result<()> {
-        poll_fn(|cx| {
-            self.compose(cx);
-            self.outs[oi].writer.poll_reserve(cx)
-        })
-        .await?;
-        self.outs[oi].writer.push(packet)
     }
 
     fn push_part(&mut self, part: Part) {
@@ -273,6 +123,26 @@ impl Cx {
                 self.ins[current].entries.push_back(entry);
             }
         }
+    }
+
+    /// The index in `outs` of link `ti` of port index `pi`, opening its lane on first use.
+    fn out_lane(&mut self, process: &Arc<Process>, pi: usize, ti: usize, target: &Target) -> Result<usize> {
+        if let Some(oi) = self.out_map[pi].get(ti).copied().flatten() {
+            return Ok(oi);
+        }
+        let writer = target.slot.open(process, target.port)?;
+        self.outs.push(OutLane {
+            writer,
+            order: VecDeque::new(),
+            frames: VecDeque::new(),
+        });
+        let oi = self.outs.len() - 1;
+        let row = &mut self.out_map[pi];
+        if row.len() <= ti {
+            row.resize(ti + 1, None);
+        }
+        row[ti] = Some(oi);
+        Ok(oi)
     }
 
     fn attach(&mut self, reader: LaneReader) {
@@ -310,7 +180,7 @@ impl Cx {
     }
 
     /// Next thing to do: a packet, a port that ended, or the end of all input.
-    fn poll_next(&mut self, cx: &mut Context<'_>, attach: &Attach) -> Poll<Next> {
+    fn poll_next(&mut self, process: &Process, cx: &mut Context<'_>, attach: &Attach) -> Poll<Next> {
         {
             let mut a = attach.inner.lock();
             let lanes: Vec<_> = a.lanes.drain(..).collect();
@@ -322,7 +192,7 @@ impl Cx {
                 self.attach(r);
             }
         }
-        self.compose(cx);
+        self.compose(process, cx);
         let n = self.ins.len();
         for k in 0..n {
             let i = (self.cursor + k) % n;
@@ -362,10 +232,8 @@ impl Cx {
         }
     }
 
-    fn begin(&mut self, lane: usize, origin: Option<Origin>) {
+    fn begin(&mut self, lane: usize) {
         self.current = lane;
-        self.origin = origin;
-        self.emitted = 0;
         self.ins[lane].entries.push_back(Entry::new());
     }
 
@@ -381,16 +249,6 @@ impl Cx {
             entry.done = true;
         }
         panicked
-    }
-
-    /// Routes a handler error to `error` when it is connected, else keeps it as the reply.
-    async fn route_error(&mut self, result: Result<()>) -> Result<()> {
-        match result {
-            Err(e) if e.kind() != ErrorKind::Panic && self.is_connected(OutPort::Error) => {
-                self.emit(OutPort::Error, Value::Error(e)).await
-            }
-            other => other,
-        }
     }
 
     fn pending_replies(&self) -> bool {
@@ -415,6 +273,186 @@ impl Cx {
             if let Some(r) = lane.reader.as_mut() {
                 r.fail(err.clone());
             }
+        }
+    }
+}
+
+impl Cx {
+    fn new(process: Arc<Process>, runtime: Arc<NodeRuntime>) -> Self {
+        let ports = runtime.outs.len() + 1;
+        Cx {
+            process,
+            runtime,
+            core: Arc::new(Mutex::new(Core::new(ports))),
+            origin: None,
+            emitted: 0,
+        }
+    }
+
+    pub fn process(&self) -> &Arc<Process> {
+        &self.process
+    }
+
+    /// The node's name in its graph.
+    pub fn node_name(&self) -> &str {
+        self.runtime.name()
+    }
+
+    /// The lineage of the input being handled.
+    pub fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
+    }
+
+    /// True when `port` leads somewhere.
+    pub fn is_connected(&self, port: OutPort) -> bool {
+        !self.runtime.targets(port).is_empty()
+    }
+
+    /// Records a warning on the process.
+    pub fn warn(&self, message: impl Into<String>) {
+        self.process
+            .warn(format!("node \"{}\": {}", self.runtime.name(), message.into()));
+    }
+
+    /// Adds a part to the reply of the input being handled and sends on what is ready.
+    fn push_now(&mut self, part: Part) {
+        let mut core = self.core.lock();
+        core.push_part(part);
+        // A consumer sees each element as soon as it is written.
+        core.compose(
+            &self.process,
+            &mut Context::from_waker(futures::task::noop_waker_ref()),
+        );
+    }
+
+    /// Answers the input being handled with `value` directly, whatever `out` is connected to (a router
+    /// answering 404 itself). The value joins the reply in order with what is emitted.
+    pub async fn reply(&mut self, value: Value) -> Result<()> {
+        self.push_now(Part::Local(value));
+        Ok(())
+    }
+
+    /// Emits a value on `port` with the lineage of the input being handled (a child of it for
+    /// streaming nodes). Waits while a link is at its credit bound. With `port` unconnected the value
+    /// itself joins the input's reply (on `error`, as an error).
+    pub async fn emit(&mut self, port: OutPort, value: Value) -> Result<()> {
+        let origin = match &self.origin {
+            Some(o) if self.runtime.streams => o.child(self.emitted),
+            Some(o) => o.clone(),
+            None => Origin::entry(self.process.id(), self.emitted),
+        };
+        self.emitted += 1;
+        self.emit_packet(port, Packet::new(value, origin)).await
+    }
+
+    /// Emits a packet with an explicit lineage.
+    pub async fn emit_packet(&mut self, port: OutPort, packet: Packet) -> Result<()> {
+        let runtime = self.runtime.clone();
+        let targets = runtime.targets(port);
+        if targets.is_empty() {
+            let part = match port {
+                OutPort::Error => Part::Fail(match packet.value {
+                    Value::Error(e) => e,
+                    other => Error::node(other.to_string()),
+                }),
+                OutPort::Out(_) => Part::Local(packet.value),
+            };
+            self.push_now(part);
+            return Ok(());
+        }
+        let pi = port_index(port);
+        if targets.len() == 1 {
+            // One link, the common case: one lock per emit, nothing to allocate.
+            let process = &self.process;
+            let core = &self.core;
+            let mut packet = Some(packet);
+            return poll_fn(|cx| {
+                let mut core = core.lock();
+                let oi = match core.out_lane(process, pi, 0, &targets[0]) {
+                    Ok(oi) => oi,
+                    Err(e) => {
+                        core.push_part(Part::Fail(e.clone()));
+                        return Poll::Ready(Err(e));
+                    }
+                };
+                core.compose(process, cx);
+                let sent = match core.outs[oi].writer.poll_reserve(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(r) => r.and_then(|()| {
+                        core.outs[oi]
+                            .writer
+                            .push(packet.take().unwrap_or_else(|| unreachable!()))
+                    }),
+                };
+                Poll::Ready(match sent {
+                    Ok(()) => {
+                        let id = core.next_part;
+                        core.next_part += 1;
+                        core.outs[oi].order.push_back(id);
+                        core.push_part(Part::One { id, lane: oi });
+                        Ok(())
+                    }
+                    Err(e) => {
+                        core.push_part(Part::Fail(e.clone()));
+                        Err(e)
+                    }
+                })
+            })
+            .await;
+        }
+        let id = {
+            let mut core = self.core.lock();
+            core.next_part += 1;
+            core.next_part - 1
+        };
+        let mut lanes = Vec::with_capacity(targets.len());
+        let mut failure = None;
+        for (ti, target) in targets.iter().enumerate() {
+            let opened = self.core.lock().out_lane(&self.process, pi, ti, target);
+            let oi = match opened {
+                Ok(oi) => oi,
+                Err(e) => {
+                    failure = Some(e);
+                    continue;
+                }
+            };
+            match self.send(oi, packet.clone()).await {
+                Ok(()) => {
+                    self.core.lock().outs[oi].order.push_back(id);
+                    lanes.push(oi);
+                }
+                Err(e) => failure = Some(e),
+            }
+        }
+        // A consumer that is gone stops the producer: the error is in the reply and returned here.
+        let result = match &failure {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        };
+        self.core.lock().push_part(Part::remote(id, lanes, failure));
+        result
+    }
+
+    /// Sends on out lane `oi`, composing replies while it waits for credit.
+    async fn send(&mut self, oi: usize, packet: Packet) -> Result<()> {
+        let process = &self.process;
+        let core = &self.core;
+        poll_fn(|cx| {
+            let mut core = core.lock();
+            core.compose(process, cx);
+            core.outs[oi].writer.poll_reserve(cx)
+        })
+        .await?;
+        self.core.lock().outs[oi].writer.push(packet)
+    }
+
+    /// Routes a handler error to `error` when it is connected, else keeps it as the reply.
+    async fn route_error(&mut self, result: Result<()>) -> Result<()> {
+        match result {
+            Err(e) if e.kind() != ErrorKind::Panic && self.is_connected(OutPort::Error) => {
+                self.emit(OutPort::Error, Value::Error(e)).await
+            }
+            other => other,
         }
     }
 }
@@ -454,17 +492,18 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
     let process = first.process().clone();
     let pid = process.id();
     let mut cx = Cx::new(process.clone(), runtime);
-    cx.attach(first);
+    let core = cx.core.clone();
+    core.lock().attach(first);
     let name: Arc<str> = cx.runtime.name.clone();
     let mut state = N::State::default();
     loop {
         let outcome = tokio::select! {
             biased;
             _ = process.done() => Err(process.ended_error()),
-            outcome = drive(&*node, &mut state, &mut cx, &attach, &name) => outcome,
+            outcome = drive(&*node, &mut state, &mut cx, &core, &attach, &name) => outcome,
         };
         if let Err(err) = outcome {
-            cx.fail_all(&err);
+            core.lock().fail_all(&err);
             break;
         }
         let late = slot.finish_session(generation, pid, &attach);
@@ -472,13 +511,33 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
             return;
         }
         // More of this process arrived after the outputs ended: go on with fresh output lanes.
-        cx.reset();
+        let mut c = core.lock();
+        c.reset();
         for r in late {
-            cx.attach(r);
+            c.attach(r);
         }
     }
     // Anything attached meanwhile is answered with the error by its reader's drop.
     drop(slot.finish_session(generation, pid, &attach));
+}
+
+/// Runs a handler while composing replies whenever it waits, so what it emitted goes on at once.
+async fn handle<F: Future<Output = Result<()>>>(
+    core: &Mutex<Core>,
+    process: &Process,
+    name: &str,
+    fut: F,
+) -> Result<()> {
+    let fut = guarded(name, fut);
+    futures::pin_mut!(fut);
+    poll_fn(|c| match fut.as_mut().poll(c) {
+        Poll::Ready(r) => Poll::Ready(r),
+        Poll::Pending => {
+            core.lock().compose(process, c);
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// Runs the node until all input has ended and every reply is sent. An `Err` is a panic.
@@ -486,19 +545,34 @@ async fn drive<N: Node>(
     node: &N,
     state: &mut N::State,
     cx: &mut Cx,
+    core: &Arc<Mutex<Core>>,
     attach: &Attach,
     name: &str,
 ) -> Result<()> {
+    let process = cx.process.clone();
     loop {
-        match poll_fn(|c| cx.poll_next(c, attach)).await {
+        let next = poll_fn(|c| core.lock().poll_next(&process, c, attach)).await;
+        match next {
             Next::Packet(lane, packet) => {
-                cx.begin(lane, Some(packet.origin.clone()));
-                let port = cx.ins[lane].port;
-                let result = guarded(name, node.on_packet(state, cx, Input { port, packet })).await;
+                let port = {
+                    let mut c = core.lock();
+                    c.begin(lane);
+                    c.ins[lane].port
+                };
+                cx.origin = Some(packet.origin.clone());
+                cx.emitted = 0;
+                let result = handle(
+                    core,
+                    &process,
+                    name,
+                    node.on_packet(state, cx, Input { port, packet }),
+                )
+                .await;
                 let result = cx.route_error(result).await;
-                if let Some(panic) = cx.end(result) {
+                let panicked = core.lock().end(result);
+                if let Some(panic) = panicked {
                     poll_fn(|c| {
-                        cx.compose(c);
+                        core.lock().compose(&process, c);
                         Poll::Ready(())
                     })
                     .await;
@@ -506,32 +580,43 @@ async fn drive<N: Node>(
                 }
             }
             Next::PortEnded(port) => {
-                let lane = cx.detached_lane();
-                cx.begin(lane, None);
-                let result = guarded(name, node.on_eos(state, cx, port)).await;
+                {
+                    let mut c = core.lock();
+                    let lane = c.detached_lane();
+                    c.begin(lane);
+                }
+                cx.origin = None;
+                cx.emitted = 0;
+                let result = handle(core, &process, name, node.on_eos(state, cx, port)).await;
                 if let Err(e) = &result {
                     cx.warn(format!("at end of port in[{port}]: {e}"));
                 }
-                if let Some(panic) = cx.end(result) {
+                if let Some(panic) = core.lock().end(result) {
                     return Err(panic);
                 }
             }
             Next::AllEnded => {
-                let lane = cx.detached_lane();
-                cx.begin(lane, None);
-                let result = guarded(name, node.on_finish(state, cx)).await;
+                {
+                    let mut c = core.lock();
+                    let lane = c.detached_lane();
+                    c.begin(lane);
+                }
+                cx.origin = None;
+                cx.emitted = 0;
+                let result = handle(core, &process, name, node.on_finish(state, cx)).await;
                 if let Err(e) = &result {
                     cx.warn(format!("at end of input: {e}"));
                 }
-                if let Some(panic) = cx.end(result) {
+                if let Some(panic) = core.lock().end(result) {
                     return Err(panic);
                 }
-                for out in &mut cx.outs {
+                for out in &mut core.lock().outs {
                     out.writer.close();
                 }
                 poll_fn(|c| {
-                    cx.compose(c);
-                    if cx.pending_replies() {
+                    let mut core = core.lock();
+                    core.compose(&process, c);
+                    if core.pending_replies() {
                         Poll::Pending
                     } else {
                         Poll::Ready(())
