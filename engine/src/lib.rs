@@ -3,6 +3,7 @@
 
 pub mod call;
 mod compose;
+pub mod drain;
 pub mod error;
 pub mod lane;
 pub mod node;

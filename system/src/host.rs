@@ -150,5 +150,9 @@ pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> 
     for t in &tables {
         t.lock().await.close();
     }
+    let left = weir_engine::drain::wait(std::time::Duration::from_secs(30)).await;
+    if left > 0 {
+        tracing::warn!("{left} listener(s) still draining at exit");
+    }
     Ok(())
 }

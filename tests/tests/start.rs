@@ -226,3 +226,51 @@ fn a_bad_flag_value_is_a_clear_error() {
     ]);
     assert_eq!(weir.wait(Duration::from_secs(30)), Some(1));
 }
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish_before_exit() {
+    let file = temp_file(
+        "slow.yaml",
+        r#"
+- kind: listener
+  name: listener
+  protocol: http
+  host: 127.0.0.1
+  port: '{{ .PORT }}'
+  ports:
+    out:
+      - name: slow
+        port: in
+- kind: snippet
+  name: slow
+  language: javascript
+  timeout: 10s
+  code: |
+    export default function () {
+      const end = Date.now() + 1500;
+      while (Date.now() < end) {}
+      return "finished";
+    }
+"#,
+    );
+    let mut weir = start(file.to_str().unwrap(), &[]);
+    let addr = weir.listening("default/listener", UP);
+    let inflight = std::thread::spawn(move || get(addr, "/"));
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = weir.pid();
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+    let r = inflight
+        .join()
+        .unwrap()
+        .expect("the in-flight request was answered");
+    assert_eq!((r.status, r.body.as_str()), (200, "finished"));
+    assert_eq!(
+        weir.wait(Duration::from_secs(30)),
+        Some(0),
+        "clean exit after the drain"
+    );
+    assert!(get(addr, "/").is_err(), "the port is closed");
+}

@@ -187,6 +187,8 @@ struct Server {
     /// Stops accepting and starts the drain.
     stop: CancellationToken,
     addr: SocketAddr,
+    /// The accept-and-drain task, handed to `weir_engine::drain` on unload.
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 struct Inner {
@@ -265,8 +267,13 @@ impl Listener {
             timeout: config.timeout,
             max_body: config.max_body,
         });
-        handle.spawn(accept_loop(socket.clone(), stop.clone(), shared, config.clone()));
-        *server = Some(Server { socket, stop, addr });
+        let task = handle.spawn(accept_loop(socket.clone(), stop.clone(), shared, config.clone()));
+        *server = Some(Server {
+            socket,
+            stop,
+            addr,
+            task: Some(task),
+        });
         drop(server);
         tracing::info!(listener = %config.label, %addr, "listening");
         use std::io::Write as _;
@@ -283,6 +290,10 @@ impl Listener {
         // Closing the socket here frees the port before a replacement binds it.
         drop(server.socket.lock().take());
         server.stop.cancel();
+        // The host waits for the drain before it exits (SIGTERM lets in-flight requests finish).
+        if let Some(task) = server.task {
+            weir_engine::drain::register(task);
+        }
     }
 }
 
