@@ -5,6 +5,10 @@
 //!   relay each reply back through `oneshot` channels;
 //! - `round_trip`: one packet through one node and back.
 
+/// The allocator the `weir` binary uses, for weir and the baselines alike.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -2,6 +2,10 @@
 //! spends 2 µs on each; the resident set size is read at 1M and at 5M packets. Prints both and their
 //! ratio (goal: within 10% of each other). Run by `bench/engine.sh`.
 
+/// The allocator the `weir` binary uses, for weir and the baselines alike.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,10 @@
 //! Runs N (first argument, default 100000) independent request/reply processes, 64 in flight, through a
 //! chain of 10 pass-through nodes; for profiling.
 
+/// The allocator the `weir` binary uses, for weir and the baselines alike.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 
 use weir_engine::template::Pass;

@@ -1,6 +1,10 @@
 //! Streams N packets (first argument, default 100000) through a chain of 10 pass-through nodes in one
 //! process; for profiling (`valgrind --tool=callgrind`, `perf`).
 
+/// The allocator the `weir` binary uses, for weir and the baselines alike.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use weir_engine::template::Pass;
 use weir_engine::testing::Graph;
 use weir_engine::{Call, OutPort, Process, Value};

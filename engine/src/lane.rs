@@ -118,6 +118,25 @@ impl LaneWriter {
         Ok(())
     }
 
+    /// Sends `packet` if credit is free, in one lock; hands it back (Pending) when at the bound, the
+    /// task registered to be woken when an answer returns credit.
+    pub fn poll_push(&mut self, cx: &mut Context<'_>, packet: Packet) -> Result<Result<(), Packet>, Error> {
+        let mut s = self.shared.state.lock();
+        if let Some(e) = &s.failed {
+            return Err(e.clone());
+        }
+        if s.unanswered < self.shared.cap {
+            s.fwd.push_back(packet);
+            s.unanswered += 1;
+            wake(&mut s.reader);
+            return Ok(Ok(()));
+        }
+        if !s.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            s.writer = Some(cx.waker().clone());
+        }
+        Ok(Err(packet))
+    }
+
     /// Waits for credit, then sends.
     pub async fn send(&mut self, packet: Packet) -> Result<(), Error> {
         std::future::poll_fn(|cx| self.poll_reserve(cx)).await?;

@@ -181,16 +181,8 @@ impl Core {
 
     /// Next thing to do: a packet, a port that ended, or the end of all input.
     fn poll_next(&mut self, process: &Process, cx: &mut Context<'_>, attach: &Attach) -> Poll<Next> {
-        {
-            let mut a = attach.inner.lock();
-            let lanes: Vec<_> = a.lanes.drain(..).collect();
-            if !a.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                a.waker = Some(cx.waker().clone());
-            }
-            drop(a);
-            for r in lanes {
-                self.attach(r);
-            }
+        for r in attach.poll_take(cx) {
+            self.attach(r);
         }
         self.compose(process, cx);
         let n = self.ins.len();
@@ -376,13 +368,16 @@ impl Cx {
                     }
                 };
                 core.compose(process, cx);
-                let sent = match core.outs[oi].writer.poll_reserve(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(r) => r.and_then(|()| {
-                        core.outs[oi]
-                            .writer
-                            .push(packet.take().unwrap_or_else(|| unreachable!()))
-                    }),
+                let Some(p) = packet.take() else {
+                    return Poll::Ready(Err(Error::new(ErrorKind::Internal, "packet sent twice")));
+                };
+                let sent = match core.outs[oi].writer.poll_push(cx, p) {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(back)) => {
+                        packet = Some(back);
+                        return Poll::Pending;
+                    }
+                    Err(e) => Err(e),
                 };
                 Poll::Ready(match sent {
                     Ok(()) => {

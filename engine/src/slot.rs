@@ -4,10 +4,10 @@
 //! processes). A new [`NodeRuntime`] takes over the waiting lanes; sessions already running finish on
 //! the runtime they started on.
 
+use futures::task::AtomicWaker;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Waker;
 
 use parking_lot::Mutex;
 
@@ -165,32 +165,43 @@ impl NodeRuntime {
     }
 }
 
-/// New lanes for a running session of one process.
+/// New lanes for a running session of one process. The flag lets the session skip the lock when
+/// nothing arrived, which is almost always.
 pub(crate) struct Attach {
-    pub(crate) inner: Mutex<AttachInner>,
-}
-
-pub(crate) struct AttachInner {
-    pub(crate) lanes: VecDeque<LaneReader>,
-    pub(crate) waker: Option<Waker>,
+    lanes: Mutex<VecDeque<LaneReader>>,
+    arrived: AtomicBool,
+    waker: AtomicWaker,
 }
 
 impl Attach {
     fn new() -> Arc<Self> {
         Arc::new(Attach {
-            inner: Mutex::new(AttachInner {
-                lanes: VecDeque::new(),
-                waker: None,
-            }),
+            lanes: Mutex::new(VecDeque::new()),
+            arrived: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
         })
     }
 
     fn push(&self, reader: LaneReader) {
-        let mut a = self.inner.lock();
-        a.lanes.push_back(reader);
-        if let Some(w) = a.waker.take() {
-            w.wake();
+        self.lanes.lock().push_back(reader);
+        self.arrived.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Lanes that arrived since the last call; registers the task to be woken by the next one.
+    pub(crate) fn poll_take(&self, cx: &mut std::task::Context<'_>) -> Vec<LaneReader> {
+        self.waker.register(cx.waker());
+        if self.arrived.swap(false, Ordering::AcqRel) {
+            self.lanes.lock().drain(..).collect()
+        } else {
+            Vec::new()
         }
+    }
+
+    /// Every lane not yet taken.
+    pub(crate) fn take_all(&self) -> Vec<LaneReader> {
+        self.arrived.store(false, Ordering::Release);
+        self.lanes.lock().drain(..).collect()
     }
 }
 
@@ -333,7 +344,7 @@ impl NodeSlot {
         attach: &Arc<Attach>,
     ) -> Vec<LaneReader> {
         let mut inner = self.inner.lock();
-        let late: Vec<_> = attach.inner.lock().lanes.drain(..).collect();
+        let late = attach.take_all();
         if !late.is_empty() {
             return late;
         }

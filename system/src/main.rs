@@ -7,6 +7,10 @@ mod settings;
 
 use clap::Parser;
 
+/// mimalloc: many small, short-lived allocations per request (sessions, lanes, values).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let settings = match settings::Settings::resolve(&cli) {
