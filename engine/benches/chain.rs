@@ -16,8 +16,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use weir_engine::template::Pass;
-use weir_engine::testing::Graph;
-use weir_engine::{call, Call, NodeSlot, OutPort, Process, Value};
+use weir_engine::testing::{pass_chain, stream_through, Graph};
+use weir_engine::{call, NodeSlot, Process, Value};
 
 const STAGES: usize = 10;
 const STREAM_PACKETS: u64 = 1_000_000;
@@ -33,35 +33,9 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn chain(g: &mut Graph) -> Arc<NodeSlot> {
-    for i in (0..STAGES).rev() {
-        let links: Vec<(OutPort, String, usize)> = if i + 1 < STAGES {
-            vec![(OutPort::OUT, format!("n{}", i + 1), 0)]
-        } else {
-            vec![]
-        };
-        let links: Vec<(OutPort, &str, usize)> = links.iter().map(|(p, t, i)| (*p, t.as_str(), *i)).collect();
-        g.add(&format!("n{i}"), Pass, &links);
-    }
-    g.slot("n0")
-}
-
 async fn weir_stream(head: &Arc<NodeSlot>, n: u64) {
-    let p = Process::new();
-    let mut c = Call::open_with(head, &p, 0, BUFFER).expect("open");
-    let mut replies = 0u64;
-    for i in 0..n {
-        c.send(Value::Int(i as i64)).await.expect("send");
-        while let Some(f) = c.try_frame() {
-            replies += u64::from(f.is_last());
-        }
-    }
-    c.close();
-    while let Some(f) = c.frame().await {
-        replies += u64::from(f.is_last());
-    }
+    let replies = stream_through(head, n, BUFFER).await.expect("stream");
     assert_eq!(replies, n);
-    p.exit(None);
 }
 
 async fn mpsc_stream(n: u64) {
@@ -162,7 +136,7 @@ async fn drive(
 fn bench(c: &mut Criterion) {
     let rt = runtime();
     let mut g = Graph::new();
-    let head = rt.block_on(async { chain(&mut g) });
+    let head = rt.block_on(async { pass_chain(&mut g, STAGES) });
 
     let mut group = c.benchmark_group("stream");
     group

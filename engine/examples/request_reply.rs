@@ -7,9 +7,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
 
-use weir_engine::template::Pass;
-use weir_engine::testing::Graph;
-use weir_engine::{call, OutPort, Process, Value};
+use weir_engine::testing::{pass_chain, Graph};
+use weir_engine::{call, Process, Value};
 
 fn main() {
     let n: u64 = std::env::args()
@@ -23,16 +22,7 @@ fn main() {
         .expect("runtime");
     rt.block_on(async {
         let mut g = Graph::new();
-        for i in (0..10).rev() {
-            let next = format!("n{}", i + 1);
-            let links: Vec<(OutPort, &str, usize)> = if i < 9 {
-                vec![(OutPort::OUT, next.as_str(), 0)]
-            } else {
-                vec![]
-            };
-            g.add(&format!("n{i}"), Pass, &links);
-        }
-        let head = Arc::new(g.slot("n0"));
+        let head = Arc::new(pass_chain(&mut g, 10));
         let start = std::time::Instant::now();
         let mut workers = Vec::new();
         for w in 0..64u64 {

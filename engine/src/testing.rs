@@ -174,3 +174,37 @@ pub async fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> boo
     }
     cond()
 }
+
+/// A chain of `n` pass-through nodes `n0 → n1 → … → n{n-1}`; returns the head.
+pub fn pass_chain(g: &mut Graph, n: usize) -> Arc<NodeSlot> {
+    for i in (0..n).rev() {
+        let next = format!("n{}", i + 1);
+        let links: Vec<(OutPort, &str, usize)> = if i + 1 < n {
+            vec![(OutPort::OUT, next.as_str(), 0)]
+        } else {
+            vec![]
+        };
+        g.add(&format!("n{i}"), crate::template::Pass, &links);
+    }
+    g.slot("n0")
+}
+
+/// Streams `0..n` into `head` in one process with credit `cap`, reading replies as they come;
+/// returns the number of replies.
+pub async fn stream_through(head: &Arc<NodeSlot>, n: u64, cap: usize) -> Result<u64> {
+    let p = crate::process::Process::new();
+    let mut c = crate::call::Call::open_with(head, &p, 0, cap)?;
+    let mut replies = 0u64;
+    for i in 0..n {
+        c.send(Value::Int(i as i64)).await?;
+        while let Some(f) = c.try_frame() {
+            replies += u64::from(f.is_last());
+        }
+    }
+    c.close();
+    while let Some(f) = c.frame().await {
+        replies += u64::from(f.is_last());
+    }
+    p.exit(None);
+    Ok(replies)
+}

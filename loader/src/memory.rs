@@ -37,25 +37,113 @@ impl MemoryStore {
     }
 }
 
-/// Finds the id an entry upserts: its own id, else the id of the same (namespace, name).
-fn resolve<'a, T>(
-    existing: impl Iterator<Item = (&'a Uuid, &'a T)>,
-    id: Option<Uuid>,
-    namespace: &str,
-    name: Option<&str>,
-    key: impl Fn(&T) -> (&str, Option<&str>),
-) -> (Option<Uuid>, Option<Uuid>)
-where
-    T: 'a,
-{
-    let mut same_name = None;
-    for (eid, e) in existing {
-        let (ens, ename) = key(e);
-        if ens == namespace && name.is_some() && ename == name {
-            same_name = Some(*eid);
+/// What upserting needs to know of a resource.
+trait Keyed: Clone + PartialEq {
+    const KIND: &'static str;
+    fn id(&self) -> Option<Uuid>;
+    fn set_id(&mut self, id: Uuid);
+    fn namespace(&self) -> &str;
+    fn name(&self) -> Option<&str>;
+}
+
+impl Keyed for Spec {
+    const KIND: &'static str = "spec";
+    fn id(&self) -> Option<Uuid> {
+        self.id
+    }
+    fn set_id(&mut self, id: Uuid) {
+        self.id = Some(id);
+    }
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+impl Keyed for ValueResource {
+    const KIND: &'static str = "value";
+    fn id(&self) -> Option<Uuid> {
+        self.id
+    }
+    fn set_id(&mut self, id: Uuid) {
+        self.id = Some(id);
+    }
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+/// Upserts `items` by id or (namespace, name) into a copy of `current`: all or none.
+fn upsert<T: Keyed>(
+    current: &IndexMap<Uuid, T>,
+    items: Vec<T>,
+) -> Result<(IndexMap<Uuid, T>, Vec<Change>), StoreError> {
+    let mut next = current.clone();
+    let mut changes = Vec::new();
+    for (index, mut item) in items.into_iter().enumerate() {
+        let namespace = item.namespace().to_string();
+        if item.id().is_none() && item.name().is_none() {
+            return Err(StoreError::Unidentified {
+                namespace,
+                resource: T::KIND,
+                index: index + 1,
+            });
+        }
+        let same_name = item
+            .name()
+            .and_then(|n| {
+                next.iter()
+                    .find(|(_, e)| e.namespace() == namespace && e.name() == Some(n))
+            })
+            .map(|(id, _)| *id);
+        let id = match (item.id(), same_name) {
+            (Some(id), Some(other)) if other != id => {
+                return Err(StoreError::Duplicate {
+                    namespace,
+                    resource: T::KIND,
+                    name: item.name().unwrap_or_default().to_string(),
+                    other,
+                })
+            }
+            (Some(id), _) => id,
+            (None, Some(other)) => other,
+            (None, None) => Uuid::now_v7(),
+        };
+        item.set_id(id);
+        let op = match next.get(&id) {
+            Some(old) if *old == item => continue,
+            Some(_) => Op::Swap,
+            None => Op::Store,
+        };
+        changes.push(Change {
+            op,
+            id,
+            namespace,
+            name: item.name().map(str::to_string),
+        });
+        next.insert(id, item);
+    }
+    Ok((next, changes))
+}
+
+impl MemoryStore {
+    fn publish(&self, s: &mut State, resource: Resource, changes: &[Change]) {
+        for c in changes {
+            s.revision += 1;
+            let _ = self.events.send(Event {
+                revision: s.revision,
+                resource,
+                op: c.op,
+                id: c.id,
+                namespace: c.namespace.clone(),
+            });
         }
     }
-    (id, same_name)
 }
 
 impl Store for MemoryStore {
@@ -79,121 +167,17 @@ impl Store for MemoryStore {
 
     fn apply_specs(&self, specs: Vec<Spec>) -> Result<Vec<Change>, StoreError> {
         let mut s = self.state.lock();
-        let mut next = s.specs.clone();
-        let mut changes = Vec::new();
-        for (index, mut spec) in specs.into_iter().enumerate() {
-            if spec.id.is_none() && spec.name.is_none() {
-                return Err(StoreError::Unidentified {
-                    namespace: spec.namespace,
-                    resource: "spec",
-                    index: index + 1,
-                });
-            }
-            let (id, same) = resolve(
-                next.iter(),
-                spec.id,
-                &spec.namespace,
-                spec.name.as_deref(),
-                |e: &Spec| (e.namespace.as_str(), e.name.as_deref()),
-            );
-            let id = match (id, same) {
-                (Some(id), Some(other)) if other != id => {
-                    return Err(StoreError::Duplicate {
-                        namespace: spec.namespace,
-                        resource: "spec",
-                        name: spec.name.unwrap_or_default(),
-                        other,
-                    })
-                }
-                (Some(id), _) => id,
-                (None, Some(other)) => other,
-                (None, None) => Uuid::now_v7(),
-            };
-            spec.id = Some(id);
-            let op = match next.get(&id) {
-                Some(old) if *old == spec => continue,
-                Some(_) => Op::Swap,
-                None => Op::Store,
-            };
-            changes.push(Change {
-                op,
-                id,
-                namespace: spec.namespace.clone(),
-                name: spec.name.clone(),
-            });
-            next.insert(id, spec);
-        }
+        let (next, changes) = upsert(&s.specs, specs)?;
         s.specs = next;
-        for c in &changes {
-            s.revision += 1;
-            let _ = self.events.send(Event {
-                revision: s.revision,
-                resource: Resource::Specs,
-                op: c.op,
-                id: c.id,
-                namespace: c.namespace.clone(),
-            });
-        }
+        self.publish(&mut s, Resource::Specs, &changes);
         Ok(changes)
     }
 
     fn apply_values(&self, values: Vec<ValueResource>) -> Result<Vec<Change>, StoreError> {
         let mut s = self.state.lock();
-        let mut next = s.values.clone();
-        let mut changes = Vec::new();
-        for (index, mut value) in values.into_iter().enumerate() {
-            if value.id.is_none() && value.name.is_none() {
-                return Err(StoreError::Unidentified {
-                    namespace: value.namespace,
-                    resource: "value",
-                    index: index + 1,
-                });
-            }
-            let (id, same) = resolve(
-                next.iter(),
-                value.id,
-                &value.namespace,
-                value.name.as_deref(),
-                |e: &ValueResource| (e.namespace.as_str(), e.name.as_deref()),
-            );
-            let id = match (id, same) {
-                (Some(id), Some(other)) if other != id => {
-                    return Err(StoreError::Duplicate {
-                        namespace: value.namespace,
-                        resource: "value",
-                        name: value.name.unwrap_or_default(),
-                        other,
-                    })
-                }
-                (Some(id), _) => id,
-                (None, Some(other)) => other,
-                (None, None) => Uuid::now_v7(),
-            };
-            value.id = Some(id);
-            let op = match next.get(&id) {
-                Some(old) if *old == value => continue,
-                Some(_) => Op::Swap,
-                None => Op::Store,
-            };
-            changes.push(Change {
-                op,
-                id,
-                namespace: value.namespace.clone(),
-                name: value.name.clone(),
-            });
-            next.insert(id, value);
-        }
+        let (next, changes) = upsert(&s.values, values)?;
         s.values = next;
-        for c in &changes {
-            s.revision += 1;
-            let _ = self.events.send(Event {
-                revision: s.revision,
-                resource: Resource::Values,
-                op: c.op,
-                id: c.id,
-                namespace: c.namespace.clone(),
-            });
-        }
+        self.publish(&mut s, Resource::Values, &changes);
         Ok(changes)
     }
 
@@ -210,16 +194,7 @@ impl Store for MemoryStore {
                 });
             }
         }
-        for c in &changes {
-            s.revision += 1;
-            let _ = self.events.send(Event {
-                revision: s.revision,
-                resource: Resource::Specs,
-                op: Op::Delete,
-                id: c.id,
-                namespace: c.namespace.clone(),
-            });
-        }
+        self.publish(&mut s, Resource::Specs, &changes);
         Ok(changes)
     }
 
