@@ -6,7 +6,10 @@
 //! processes already running finish on the old node. An unchanged re-apply touches nothing.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use uuid::Uuid;
@@ -81,6 +84,8 @@ pub struct Table {
     host: HostEnv,
     symbols: IndexMap<Uuid, Symbol>,
     hooks: Vec<Arc<dyn Hook>>,
+    /// Set by `shutdown`, which has already run the `term` ports.
+    term_sent: bool,
 }
 
 impl Table {
@@ -91,6 +96,7 @@ impl Table {
             host,
             symbols: IndexMap::new(),
             hooks: Vec::new(),
+            term_sent: false,
         }
     }
 
@@ -444,6 +450,25 @@ impl Table {
     /// Writes the symbol's description into the targets of its `init` or `term` port, in a process of
     /// its own, without waiting.
     fn send_lifecycle(&self, links: &Links, which: Source, info: &SymbolInfo) {
+        if which == Source::Term && self.term_sent {
+            return;
+        }
+        let Some(call) = self.lifecycle_call(links, which, info) else {
+            return;
+        };
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(call);
+        }
+    }
+
+    /// The writes of the symbol's description into the targets of its `init` or `term` port, in a
+    /// process of its own.
+    fn lifecycle_call(
+        &self,
+        links: &Links,
+        which: Source,
+        info: &SymbolInfo,
+    ) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
         let targets: Vec<(Arc<NodeSlot>, usize)> = links
             .iter()
             .filter(|(s, _)| *s == which)
@@ -451,18 +476,15 @@ impl Table {
             .filter_map(|(tid, p)| self.symbols.get(tid).map(|t| (t.slot.clone(), *p)))
             .collect();
         if targets.is_empty() {
-            return;
+            return None;
         }
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         let value = Value::map([
             ("id", Value::from(info.id.to_string())),
             ("namespace", Value::from(info.namespace.clone())),
             ("name", info.name.clone().map(Value::from).unwrap_or_default()),
             ("kind", Value::from(info.kind.clone())),
         ]);
-        handle.spawn(async move {
+        Some(Box::pin(async move {
             let p = Process::new();
             for (slot, port) in targets {
                 if let Err(e) = weir_engine::call(&slot, &p, port, value.clone()).await {
@@ -470,7 +492,30 @@ impl Table {
                 }
             }
             p.exit(None);
-        });
+        }))
+    }
+
+    /// Host shutdown: runs every active symbol's `term` port and waits for it (at most `within`)
+    /// while everything is still loaded, then stops every symbol, upstream first.
+    pub async fn shutdown(&mut self, within: Duration) {
+        let calls: Vec<_> = self
+            .symbols
+            .values()
+            .filter(|s| s.installed.is_some())
+            .filter_map(|s| self.lifecycle_call(&s.links, Source::Term, &s.info()))
+            .collect();
+        if tokio::time::timeout(within, async {
+            for c in calls {
+                c.await;
+            }
+        })
+        .await
+        .is_err()
+        {
+            tracing::warn!(namespace = %self.namespace, "term ports did not finish within {within:?}");
+        }
+        self.term_sent = true;
+        self.close();
     }
 }
 

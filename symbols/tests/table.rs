@@ -240,3 +240,50 @@ async fn what_cannot_compile_is_an_inactive_placeholder_with_its_error() {
         why("typo")
     );
 }
+
+#[derive(Deserialize, JsonSchema)]
+struct NoFields {}
+
+/// Records what reaches it.
+struct Sink(Arc<parking_lot::Mutex<Vec<Value>>>);
+
+impl Kind for Sink {
+    const KIND: &'static str = "sink";
+    type Fields = NoFields;
+    fn ports(&self) -> Ports {
+        Ports::new(&["in"], &[])
+    }
+    fn compile(&self, _: NoFields, _: &CompileContext<'_>) -> Result<BoxedNode, FieldIssue> {
+        let seen = self.0.clone();
+        Ok(BoxedNode::new(map(move |v| {
+            seen.lock().push(v.clone());
+            Ok(v)
+        })))
+    }
+}
+
+#[tokio::test]
+async fn init_runs_when_a_node_starts_and_term_when_the_host_shuts_down() {
+    let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let mut scheme = Scheme::new();
+    scheme.register(Echo);
+    scheme.register(Sink(seen.clone()));
+    let mut t = Table::new("default", Arc::new(scheme), HostEnv::new());
+    t.apply(
+        vec![
+            spec(json!({"kind": "sink", "name": "sink"})),
+            spec(json!({"kind": "echo", "name": "src",
+                "ports": {"init": [{"name": "sink", "port": "in"}], "term": [{"name": "sink", "port": "in"}]}})),
+        ],
+        &[],
+        &[],
+    );
+    assert!(
+        weir_engine::testing::eventually(std::time::Duration::from_secs(5), || seen.lock().len() == 1).await
+    );
+    assert_eq!(seen.lock()[0].get("name"), Some(&Value::from("src")));
+    assert_eq!(seen.lock()[0].get("kind"), Some(&Value::from("echo")));
+    t.shutdown(std::time::Duration::from_secs(5)).await;
+    assert_eq!(seen.lock().len(), 2, "term ran before everything stopped");
+    assert!(t.statuses().is_empty());
+}

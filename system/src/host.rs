@@ -148,7 +148,7 @@ pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> 
         l.abort();
     }
     for t in &tables {
-        t.lock().await.close();
+        t.lock().await.shutdown(std::time::Duration::from_secs(10)).await;
     }
     let left = weir_engine::drain::wait(std::time::Duration::from_secs(30)).await;
     if left > 0 {
