@@ -46,37 +46,28 @@ trait Keyed: Clone + PartialEq {
     fn name(&self) -> Option<&str>;
 }
 
-impl Keyed for Spec {
-    const KIND: &'static str = "spec";
-    fn id(&self) -> Option<Uuid> {
-        self.id
-    }
-    fn set_id(&mut self, id: Uuid) {
-        self.id = Some(id);
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
+macro_rules! keyed {
+    ($t:ty, $kind:literal) => {
+        impl Keyed for $t {
+            const KIND: &'static str = $kind;
+            fn id(&self) -> Option<Uuid> {
+                self.id
+            }
+            fn set_id(&mut self, id: Uuid) {
+                self.id = Some(id);
+            }
+            fn namespace(&self) -> &str {
+                &self.namespace
+            }
+            fn name(&self) -> Option<&str> {
+                self.name.as_deref()
+            }
+        }
+    };
 }
 
-impl Keyed for ValueResource {
-    const KIND: &'static str = "value";
-    fn id(&self) -> Option<Uuid> {
-        self.id
-    }
-    fn set_id(&mut self, id: Uuid) {
-        self.id = Some(id);
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-}
+keyed!(Spec, "spec");
+keyed!(ValueResource, "value");
 
 /// Upserts `items` by id or (namespace, name) into a copy of `current`: all or none.
 fn upsert<T: Keyed>(
