@@ -20,7 +20,7 @@ use crate::lane::{LaneReader, LaneWriter};
 use crate::node::{Input, Node, OutPort};
 use crate::packet::{Origin, Packet};
 use crate::process::Process;
-use crate::slot::{Attach, NodeRuntime, NodeSlot, SessionGuard, Target};
+use crate::slot::{Attach, NodeRuntime, NodeSlot, SessionGuard, Target, IDLE_FOR};
 use crate::value::Value;
 
 /// What a slot hands a node to start a session.
@@ -476,7 +476,6 @@ async fn guarded<F: std::future::Future<Output = Result<()>>>(node: &str, fut: F
 
 /// The session task.
 pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
-    let _guard = SessionGuard::new();
     let SessionStart {
         slot,
         runtime,
@@ -484,25 +483,82 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
         first,
         attach,
     } = start;
+    let mut cx = Cx::new(first.process().clone(), runtime);
+    let core = cx.core.clone();
+    let name: Arc<str> = cx.runtime.name.clone();
+    let mut first = Some(first);
+    while let Some(lane) = first.take() {
+        serve(&*node, &slot, generation, &attach, &mut cx, &core, &name, lane).await;
+        // Done with that process: wait a little for the next one instead of ending the task.
+        if !slot.park(generation, &attach) {
+            return;
+        }
+        let handed = tokio::time::timeout(
+            IDLE_FOR,
+            poll_fn(|c| {
+                let lanes = attach.poll_take(c);
+                if !lanes.is_empty() {
+                    Poll::Ready(Some(lanes))
+                } else if attach.is_closed() {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending
+                }
+            }),
+        )
+        .await;
+        let lanes = match handed {
+            Ok(Some(lanes)) => lanes,
+            Ok(None) => return,
+            Err(_) => {
+                if slot.unpark(&attach) {
+                    return;
+                }
+                // Handed a process as the wait ended: its lane is there (pushed under the slot lock).
+                attach.take_all()
+            }
+        };
+        let mut lanes = lanes.into_iter();
+        first = lanes.next();
+        let mut c = core.lock();
+        c.reset();
+        for r in lanes {
+            c.attach(r);
+        }
+    }
+}
+
+/// Serves one process, from its first lane until all its input has ended and every reply is sent.
+#[allow(clippy::too_many_arguments)]
+async fn serve<N: Node>(
+    node: &N,
+    slot: &Arc<NodeSlot>,
+    generation: u64,
+    attach: &Arc<Attach>,
+    cx: &mut Cx,
+    core: &Arc<Mutex<Core>>,
+    name: &str,
+    first: LaneReader,
+) {
+    let _guard = SessionGuard::new();
     let process = first.process().clone();
     let pid = process.id();
-    let mut cx = Cx::new(process.clone(), runtime);
-    let core = cx.core.clone();
+    cx.process = process.clone();
     core.lock().attach(first);
-    let name: Arc<str> = cx.runtime.name.clone();
     let mut state = N::State::default();
     loop {
         let outcome = tokio::select! {
             biased;
             _ = process.done() => Err(process.ended_error()),
-            outcome = drive(&*node, &mut state, &mut cx, &core, &attach, &name) => outcome,
+            outcome = drive(node, &mut state, cx, core, attach, name) => outcome,
         };
         if let Err(err) = outcome {
             core.lock().fail_all(&err);
             break;
         }
-        let late = slot.finish_session(generation, pid, &attach);
+        let late = slot.finish_session(generation, pid, attach);
         if late.is_empty() {
+            core.lock().reset();
             return;
         }
         // More of this process arrived after the outputs ended: go on with fresh output lanes.
@@ -513,7 +569,8 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
         }
     }
     // Anything attached meanwhile is answered with the error by its reader's drop.
-    drop(slot.finish_session(generation, pid, &attach));
+    drop(slot.finish_session(generation, pid, attach));
+    core.lock().reset();
 }
 
 /// Runs a handler while composing replies whenever it waits, so what it emitted goes on at once.

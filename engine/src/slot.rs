@@ -21,6 +21,10 @@ use crate::session::SessionStart;
 pub const DEFAULT_BUFFER: usize = 64;
 /// The default cap on a node's live processes.
 pub const DEFAULT_CONCURRENCY: usize = 4096;
+/// At most this many finished sessions per node wait to serve the next process.
+const MAX_IDLE: usize = 256;
+/// How long a finished session waits for the next process before its task ends.
+pub(crate) const IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(500);
 
 static LIVE_SESSIONS: AtomicUsize = AtomicUsize::new(0);
 
@@ -170,6 +174,8 @@ impl NodeRuntime {
 pub(crate) struct Attach {
     lanes: Mutex<VecDeque<LaneReader>>,
     arrived: AtomicBool,
+    /// Set when the node is swapped or unloaded: an idle session waiting here leaves.
+    closed: AtomicBool,
     waker: AtomicWaker,
 }
 
@@ -178,6 +184,7 @@ impl Attach {
         Arc::new(Attach {
             lanes: Mutex::new(VecDeque::new()),
             arrived: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             waker: AtomicWaker::new(),
         })
     }
@@ -198,6 +205,15 @@ impl Attach {
         }
     }
 
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// Every lane not yet taken.
     pub(crate) fn take_all(&self) -> Vec<LaneReader> {
         self.arrived.store(false, Ordering::Release);
@@ -211,6 +227,8 @@ struct SlotInner {
     sessions: HashMap<ProcessId, Arc<Attach>>,
     live: usize,
     waiting: VecDeque<LaneReader>,
+    /// Sessions that finished their process and wait to serve the next one (no new task needed).
+    idle: Vec<Arc<Attach>>,
 }
 
 /// A node's stable place in a graph.
@@ -235,6 +253,7 @@ impl NodeSlot {
                 sessions: HashMap::new(),
                 live: 0,
                 waiting: VecDeque::new(),
+                idle: Vec::new(),
             }),
         })
     }
@@ -250,6 +269,9 @@ impl NodeSlot {
         inner.generation += 1;
         inner.sessions.clear();
         inner.live = 0;
+        for a in inner.idle.drain(..) {
+            a.close();
+        }
         let old = inner.runtime.replace(Arc::new(runtime));
         self.start_waiting(&mut inner);
         old
@@ -261,6 +283,9 @@ impl NodeSlot {
         inner.generation += 1;
         inner.sessions.clear();
         inner.live = 0;
+        for a in inner.idle.drain(..) {
+            a.close();
+        }
         let waiting: Vec<_> = inner.waiting.drain(..).collect();
         let old = inner.runtime.take();
         drop(inner);
@@ -308,6 +333,12 @@ impl NodeSlot {
             attach.push(reader);
         } else if inner.live < rt.options.concurrency.max(1) {
             inner.live += 1;
+            if let Some(attach) = inner.idle.pop() {
+                // An idle session of this node takes the process: no task to spawn.
+                inner.sessions.insert(pid, attach.clone());
+                attach.push(reader);
+                return;
+            }
             let attach = Attach::new();
             inner.sessions.insert(pid, attach.clone());
             rt.node.clone().start(SessionStart {
@@ -354,6 +385,30 @@ impl NodeSlot {
             self.start_waiting(&mut inner);
         }
         Vec::new()
+    }
+
+    /// A session that finished its process offers itself for the next one. False when it should
+    /// leave instead (the node changed, or enough sessions are idle already).
+    pub(crate) fn park(&self, generation: u64, attach: &Arc<Attach>) -> bool {
+        let mut inner = self.inner.lock();
+        if inner.generation != generation || inner.idle.len() >= MAX_IDLE || attach.is_closed() {
+            return false;
+        }
+        inner.idle.push(attach.clone());
+        true
+    }
+
+    /// An idle session that waited long enough leaves, unless a process was handed to it meanwhile.
+    /// True when it left the idle list (and should end).
+    pub(crate) fn unpark(&self, attach: &Arc<Attach>) -> bool {
+        let mut inner = self.inner.lock();
+        match inner.idle.iter().position(|a| Arc::ptr_eq(a, attach)) {
+            Some(i) => {
+                inner.idle.swap_remove(i);
+                true
+            }
+            None => attach.is_closed(),
+        }
     }
 
     /// Lanes waiting for a session (the node is at its cap of live processes).
