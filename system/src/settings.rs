@@ -42,7 +42,7 @@ impl Settings {
             .store
             .clone()
             .or_else(|| file.get("store").cloned())
-            .unwrap_or_else(|| "memory://".into());
+            .unwrap_or_else(|| "sqlite://.weir/weir.db".into());
         let log_level = cli
             .log_level
             .clone()

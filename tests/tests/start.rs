@@ -11,7 +11,15 @@ use weir_tests::{temp_file, Weir};
 const UP: Duration = Duration::from_secs(60);
 
 fn start(specs: &str, extra: &[&str]) -> Weir {
-    let mut args = vec!["start", "--from-specs", specs, "--env", "PORT=0"];
+    let mut args = vec![
+        "start",
+        "--store",
+        "memory://",
+        "--from-specs",
+        specs,
+        "--env",
+        "PORT=0",
+    ];
     args.extend_from_slice(extra);
     Weir::start(&args)
 }
@@ -201,6 +209,8 @@ fn a_value_bound_through_env_reaches_the_spec() {
     );
     let mut weir = Weir::start(&[
         "start",
+        "--store",
+        "memory://",
         "--from-specs",
         specs.to_str().unwrap(),
         "--from-values",
@@ -215,12 +225,12 @@ fn a_value_bound_through_env_reaches_the_spec() {
 
 #[test]
 fn a_bad_flag_value_is_a_clear_error() {
-    let weir = Weir::start(&["start", "--env", "NOEQUALS"]);
+    let weir = Weir::start(&["start", "--store", "memory://", "--env", "NOEQUALS"]);
     assert_eq!(weir.wait(Duration::from_secs(30)), Some(1));
     let weir = Weir::start(&[
         "start",
         "--store",
-        "sqlite://x.db",
+        "bogus://x",
         "--from-specs",
         "examples/ping.yaml",
     ]);
@@ -273,4 +283,28 @@ fn sigterm_lets_an_in_flight_request_finish_before_exit() {
         "clean exit after the drain"
     );
     assert!(get(addr, "/").is_err(), "the port is closed");
+}
+
+#[test]
+fn specs_stored_in_a_sqlite_file_serve_again_after_a_restart() {
+    let db = temp_file("placeholder", "").with_file_name("weir.db");
+    let store = format!("sqlite://{}", db.display());
+    let mut weir = Weir::start(&[
+        "start",
+        "--store",
+        &store,
+        "--from-specs",
+        "examples/ping.yaml",
+        "--env",
+        "PORT=0",
+    ]);
+    let addr = weir.listening("default/listener", UP);
+    assert_eq!(get(addr, "/ping").unwrap().body, "pong");
+    assert!(weir.stop());
+    // No --from-specs this time: the specs come from the file.
+    let mut again = Weir::start(&["start", "--store", &store, "--env", "PORT=0"]);
+    let addr = again.listening("default/listener", UP);
+    let r = get(addr, "/ping").unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, "pong"));
+    assert!(again.stop());
 }
