@@ -2,6 +2,7 @@
 //! and the loader (`loader.rs`) that turns a namespace's changes into `Table::apply` calls, the
 //! first load being the same diff from empty.
 
+mod keyed;
 pub mod loader;
 pub mod memory;
 pub mod sqlite;

@@ -7,6 +7,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 use weir_codecs::resource::{Spec, ValueResource};
 
+use crate::keyed::Keyed;
 use crate::store::{Change, Event, Op, Resource, Store, StoreError};
 
 #[derive(Default)]
@@ -36,38 +37,6 @@ impl MemoryStore {
         Self::default()
     }
 }
-
-/// What upserting needs to know of a resource.
-trait Keyed: Clone + PartialEq {
-    const KIND: &'static str;
-    fn id(&self) -> Option<Uuid>;
-    fn set_id(&mut self, id: Uuid);
-    fn namespace(&self) -> &str;
-    fn name(&self) -> Option<&str>;
-}
-
-macro_rules! keyed {
-    ($t:ty, $kind:literal) => {
-        impl Keyed for $t {
-            const KIND: &'static str = $kind;
-            fn id(&self) -> Option<Uuid> {
-                self.id
-            }
-            fn set_id(&mut self, id: Uuid) {
-                self.id = Some(id);
-            }
-            fn namespace(&self) -> &str {
-                &self.namespace
-            }
-            fn name(&self) -> Option<&str> {
-                self.name.as_deref()
-            }
-        }
-    };
-}
-
-keyed!(Spec, "spec");
-keyed!(ValueResource, "value");
 
 /// Upserts `items` by id or (namespace, name) into a copy of `current`: all or none.
 fn upsert<T: Keyed>(

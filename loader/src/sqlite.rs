@@ -21,11 +21,11 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 use weir_codecs::resource::{Spec, ValueResource};
 
+use crate::keyed::Keyed;
 use crate::store::{Change, Event, Op, Resource, Store, StoreError};
 
 /// Schema migrations: (version, SQL), applied in order to bring a file from the previous version to
@@ -458,38 +458,6 @@ const VALUES: Table = Table {
     kind: "value",
     resource: Resource::Values,
 };
-
-/// What upserting needs to know of a resource.
-trait Keyed: Serialize + DeserializeOwned + PartialEq {
-    const KIND: &'static str;
-    fn id(&self) -> Option<Uuid>;
-    fn set_id(&mut self, id: Uuid);
-    fn namespace(&self) -> &str;
-    fn name(&self) -> Option<&str>;
-}
-
-macro_rules! keyed {
-    ($t:ty, $kind:literal) => {
-        impl Keyed for $t {
-            const KIND: &'static str = $kind;
-            fn id(&self) -> Option<Uuid> {
-                self.id
-            }
-            fn set_id(&mut self, id: Uuid) {
-                self.id = Some(id);
-            }
-            fn namespace(&self) -> &str {
-                &self.namespace
-            }
-            fn name(&self) -> Option<&str> {
-                self.name.as_deref()
-            }
-        }
-    };
-}
-
-keyed!(Spec, "spec");
-keyed!(ValueResource, "value");
 
 impl Store for SqliteStore {
     fn specs(&self, namespace: Option<&str>) -> Result<Vec<Spec>, StoreError> {
