@@ -161,7 +161,8 @@ impl NodeRuntime {
         &self.name
     }
 
-    pub(crate) fn targets(&self, port: OutPort) -> &[Target] {
+    /// Where `port` leads, in link order.
+    pub fn targets(&self, port: OutPort) -> &[Target] {
         match port {
             OutPort::Out(i) => self.outs.get(i).map(Vec::as_slice).unwrap_or(&[]),
             OutPort::Error => &self.error,

@@ -18,7 +18,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame as BodyFrame, Incoming};
-use weir_engine::{Call, Error, ErrorKind, Frame, NodeSlot, Process, Value};
+use weir_engine::{Call, Error, ErrorKind, Frame, NodeSlot, OutPort, Process, Value};
 
 use super::http::{self as payload, Reply};
 
@@ -222,9 +222,22 @@ fn timed_out(timeout: Option<Duration>) -> Response<Body> {
     )
 }
 
+/// Where a request enters the graph: with `out` linked to exactly one port, straight into that port
+/// (the reply is the same, one session fewer per request); otherwise through the listener's own node.
+fn entry(slot: &Arc<NodeSlot>, process: &Arc<Process>, port: usize) -> weir_engine::Result<Call> {
+    if port == IN_REQUEST {
+        if let Some(rt) = slot.runtime() {
+            if let [only] = rt.targets(OutPort::OUT) {
+                return Call::open(&only.slot, process, only.port);
+            }
+        }
+    }
+    Call::open(slot, process, port)
+}
+
 /// Writes `value` into in port `port` of the listener and reads the reply until its shape is known.
 async fn begin(slot: &Arc<NodeSlot>, process: &Arc<Process>, port: usize, value: Value) -> Start {
-    let mut call = match Call::open(slot, process, port) {
+    let mut call = match entry(slot, process, port) {
         Ok(c) => c,
         Err(e) => return Start::Failed(e),
     };
