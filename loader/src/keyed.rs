@@ -5,6 +5,8 @@ use serde::Serialize;
 use uuid::Uuid;
 use weir_codecs::resource::{Spec, ValueResource};
 
+use crate::store::StoreError;
+
 /// A resource a store keeps by id and by (namespace, name).
 pub(crate) trait Keyed: Clone + PartialEq + Serialize + DeserializeOwned {
     /// `spec` or `value`, for messages.
@@ -37,3 +39,38 @@ macro_rules! keyed {
 
 keyed!(Spec, "spec");
 keyed!(ValueResource, "value");
+
+/// The upsert rules every store follows for entry `index` (from 0) of a batch: an entry needs a name
+/// or an id; it keeps its id, else takes the id of the resource with the same (namespace, name), else
+/// gets a new one; a name already used by another id is a duplicate. `same_name` looks the name up.
+pub(crate) fn resolve_id<T: Keyed>(
+    item: &T,
+    index: usize,
+    same_name: impl FnOnce(&str, &str) -> Result<Option<Uuid>, StoreError>,
+) -> Result<Uuid, StoreError> {
+    let namespace = item.namespace();
+    if item.id().is_none() && item.name().is_none() {
+        return Err(StoreError::Unidentified {
+            namespace: namespace.to_string(),
+            resource: T::KIND,
+            index: index + 1,
+        });
+    }
+    let other = match item.name() {
+        Some(name) => same_name(namespace, name)?,
+        None => None,
+    };
+    Ok(match (item.id(), other) {
+        (Some(id), Some(other)) if other != id => {
+            return Err(StoreError::Duplicate {
+                namespace: namespace.to_string(),
+                resource: T::KIND,
+                name: item.name().unwrap_or_default().to_string(),
+                other,
+            })
+        }
+        (Some(id), _) => id,
+        (None, Some(other)) => other,
+        (None, None) => Uuid::now_v7(),
+    })
+}

@@ -7,7 +7,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 use weir_codecs::resource::{Spec, ValueResource};
 
-use crate::keyed::Keyed;
+use crate::keyed::{resolve_id, Keyed};
 use crate::store::{Change, Event, Op, Resource, Store, StoreError};
 
 #[derive(Default)]
@@ -46,34 +46,13 @@ fn upsert<T: Keyed>(
     let mut next = current.clone();
     let mut changes = Vec::new();
     for (index, mut item) in items.into_iter().enumerate() {
+        let id = resolve_id(&item, index, |ns, name| {
+            Ok(next
+                .iter()
+                .find(|(_, e)| e.namespace() == ns && e.name() == Some(name))
+                .map(|(id, _)| *id))
+        })?;
         let namespace = item.namespace().to_string();
-        if item.id().is_none() && item.name().is_none() {
-            return Err(StoreError::Unidentified {
-                namespace,
-                resource: T::KIND,
-                index: index + 1,
-            });
-        }
-        let same_name = item
-            .name()
-            .and_then(|n| {
-                next.iter()
-                    .find(|(_, e)| e.namespace() == namespace && e.name() == Some(n))
-            })
-            .map(|(id, _)| *id);
-        let id = match (item.id(), same_name) {
-            (Some(id), Some(other)) if other != id => {
-                return Err(StoreError::Duplicate {
-                    namespace,
-                    resource: T::KIND,
-                    name: item.name().unwrap_or_default().to_string(),
-                    other,
-                })
-            }
-            (Some(id), _) => id,
-            (None, Some(other)) => other,
-            (None, None) => Uuid::now_v7(),
-        };
         item.set_id(id);
         let op = match next.get(&id) {
             Some(old) if *old == item => continue,

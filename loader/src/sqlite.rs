@@ -25,7 +25,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 use weir_codecs::resource::{Spec, ValueResource};
 
-use crate::keyed::Keyed;
+use crate::keyed::{resolve_id, Keyed};
 use crate::store::{Change, Event, Op, Resource, Store, StoreError};
 
 /// Schema migrations: (version, SQL), applied in order to bring a file from the previous version to
@@ -331,50 +331,25 @@ impl SqliteStore {
             .map_err(|e| self.err(e))?;
         let mut changes = Vec::new();
         for (index, mut item) in items.into_iter().enumerate() {
+            let id = resolve_id(&item, index, |namespace, name| {
+                tx.query_row(
+                    &format!("SELECT id FROM {} WHERE namespace = ?1 AND name = ?2", table.name),
+                    params![namespace, name],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?
+                .map(|id| {
+                    Uuid::parse_str(&id).map_err(|e| {
+                        self.err(format_args!(
+                            "namespace \"{namespace}\": {} \"{name}\": stored id {id:?} is not a UUID: {e}",
+                            T::KIND
+                        ))
+                    })
+                })
+                .transpose()
+            })?;
             let namespace = item.namespace().to_string();
-            if item.id().is_none() && item.name().is_none() {
-                return Err(StoreError::Unidentified {
-                    namespace,
-                    resource: T::KIND,
-                    index: index + 1,
-                });
-            }
-            let same_name = match item.name() {
-                Some(name) => tx
-                    .query_row(
-                        &format!(
-                            "SELECT id FROM {} WHERE namespace = ?1 AND name = ?2",
-                            table.name
-                        ),
-                        params![namespace, name],
-                        |r| r.get::<_, String>(0),
-                    )
-                    .optional()
-                    .map_err(|e| self.err(e))?
-                    .map(|id| {
-                        Uuid::parse_str(&id).map_err(|e| {
-                            self.err(format_args!(
-                                "namespace \"{namespace}\": {} \"{name}\": stored id {id:?} is not a UUID: {e}",
-                                T::KIND
-                            ))
-                        })
-                    })
-                    .transpose()?,
-                None => None,
-            };
-            let id = match (item.id(), same_name) {
-                (Some(id), Some(other)) if other != id => {
-                    return Err(StoreError::Duplicate {
-                        namespace,
-                        resource: T::KIND,
-                        name: item.name().unwrap_or_default().to_string(),
-                        other,
-                    })
-                }
-                (Some(id), _) => id,
-                (None, Some(other)) => other,
-                (None, None) => Uuid::now_v7(),
-            };
             item.set_id(id);
             let old: Option<String> = tx
                 .query_row(
