@@ -21,18 +21,17 @@ fn issue(spec: &Spec, field: impl Into<String>, message: impl Into<String>) -> F
     FieldError::for_spec(spec, FieldIssue::new(field, message))
 }
 
-/// Binds a spec's env against the namespace's values and the host env.
-pub(crate) fn bind_env(spec: &Spec, values: &[ValueResource], host: &HostEnv) -> Result<BoundEnv, String> {
+/// The host env as the data templates see, built once per table.
+pub(crate) fn host_env(host: &HostEnv) -> BoundEnv {
+    host.iter()
+        .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+        .collect()
+}
+
+/// Binds a spec's env against the namespace's values and the host env (see [`host_env`]).
+pub(crate) fn bind_env(spec: &Spec, values: &[ValueResource], host: &BoundEnv) -> Result<BoundEnv, String> {
     let renderer = GoTemplate;
-    let host_json: Json = Json::Object(
-        host.iter()
-            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
-            .collect(),
-    );
-    let mut env = Map::new();
-    for (k, v) in host {
-        env.insert(k.clone(), Json::String(v.clone()));
-    }
+    let mut env = host.clone();
     for (key, refs) in &spec.env {
         let mut bound = None;
         for r in refs {
@@ -46,7 +45,7 @@ pub(crate) fn bind_env(spec: &Spec, values: &[ValueResource], host: &HostEnv) ->
                     None => continue,
                 }
             } else {
-                host_json.clone()
+                Json::Object(host.clone())
             };
             let data = match &r.data {
                 Some(template) => render_value(&renderer, template, &source)

@@ -18,7 +18,7 @@ use weir_codecs::resource::{FieldError, FieldIssue, Spec, ValueResource};
 use weir_engine::{BoxedNode, NodeRuntime, NodeSlot, Process, Value};
 
 use crate::activate::{active_set, downstream_first};
-use crate::compile::{bind_env, compile, BoundEnv, HostEnv};
+use crate::compile::{bind_env, compile, host_env, BoundEnv, HostEnv};
 use crate::links::{describe, source_port, target_port, Source};
 
 /// A symbol as hooks see it.
@@ -81,7 +81,8 @@ impl Symbol {
 pub struct Table {
     namespace: String,
     scheme: Arc<Scheme>,
-    host: HostEnv,
+    /// The host's `--env`, as template data.
+    host: BoundEnv,
     symbols: IndexMap<Uuid, Symbol>,
     hooks: Vec<Arc<dyn Hook>>,
     /// Set by `shutdown`, which has already run the `term` ports.
@@ -93,7 +94,7 @@ impl Table {
         Table {
             namespace: namespace.into(),
             scheme,
-            host,
+            host: host_env(&host),
             symbols: IndexMap::new(),
             hooks: Vec::new(),
             term_sent: false,
@@ -426,7 +427,7 @@ impl Table {
                 for h in &self.hooks {
                     h.load(&sym.info());
                 }
-                self.lifecycle(sym, Source::Init);
+                self.send_lifecycle(&sym.links, Source::Init, &sym.info());
             }
         }
         if let Some(sym) = self.symbols.get_mut(&id) {
@@ -441,10 +442,6 @@ impl Table {
         self.send_lifecycle(links, Source::Term, info);
         node.unload();
         slot.uninstall();
-    }
-
-    fn lifecycle(&self, sym: &Symbol, which: Source) {
-        self.send_lifecycle(&sym.links, which, &sym.info());
     }
 
     /// Writes the symbol's description into the targets of its `init` or `term` port, in a process of
