@@ -310,7 +310,9 @@ impl Cx {
     fn push_now(&mut self, part: Part) {
         let mut core = self.core.lock();
         core.push_part(part);
-        // A consumer sees each element as soon as it is written.
+        // A consumer sees each element as soon as it is written. The no-op waker is safe: the session
+        // task composes again with its real waker at every point where it can wait (`handle`, `send`,
+        // `poll_next`), which re-registers it on every lane.
         core.compose(
             &self.process,
             &mut Context::from_waker(futures::task::noop_waker_ref()),
