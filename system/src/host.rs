@@ -97,30 +97,50 @@ fn load_files(store: &dyn Store, args: &StartArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, registered when made: a signal that arrives while specs are still loading
+/// (or right after the `listening` line) is held for [`Signals::recv`] instead of killing the process
+/// by the default action.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Signals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
 /// `weir start`.
 pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> {
+    let mut signals = Signals::register()?;
     let store = open_store(&settings.store)?;
     let host_env = parse_env(&args.env)?;
     load_files(store.as_ref(), args)?;
@@ -153,7 +173,7 @@ pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> 
         }));
         tables.push(table);
     }
-    shutdown_signal().await;
+    signals.recv().await;
     tracing::info!("shutting down");
     for l in &loaders {
         l.abort();
