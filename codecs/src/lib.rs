@@ -1,7 +1,9 @@
 //! weir-codecs: the scheme. Resources in uniflow's format (`resource`), Go-template rendering of spec
-//! fields (`template`), lenient coercion of field values (`coerce`). See ARCHITECTURE.md.
+//! fields (`template`), lenient coercion of field values (`coerce`), what nodes outside `system` may not touch
+//! (`guard`). See ARCHITECTURE.md.
 
 pub mod codec;
 pub mod coerce;
+pub mod guard;
 pub mod resource;
 pub mod template;

@@ -25,6 +25,7 @@ fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
             }
             let store = weir_loader::SqliteStore::open(Path::new(path))
                 .with_context(|| format!("store \"{url}\""))?;
+            weir_codecs::guard::protect_path(Path::new(path));
             Ok(Arc::new(store))
         }
         Some(other) => {
