@@ -67,6 +67,16 @@ async fn settle() {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
+/// Waits (generously) until `sent` reaches `n`, then a little longer, so that a writer that would go
+/// past the bound has had the time to do it.
+async fn reach(sent: &AtomicUsize, n: usize) {
+    assert!(
+        eventually(Duration::from_secs(10), || sent.load(Ordering::SeqCst) >= n).await,
+        "{n} packets sent in time"
+    );
+    settle().await;
+}
+
 #[tokio::test]
 async fn a_writer_waits_exactly_at_the_bound() {
     let mut g = Graph::new();
@@ -84,21 +94,21 @@ async fn a_writer_waits_exactly_at_the_bound() {
     let p = Process::new();
     let mut c = Call::open(&src, &p, 0).unwrap();
     c.send(Value::Null).await.unwrap();
-    settle().await;
+    reach(&sent, 4).await;
     assert_eq!(
         sent.load(Ordering::SeqCst),
         4,
         "credit 4: four packets out, the fifth waits"
     );
     gate.permits.add_permits(1);
-    settle().await;
+    reach(&sent, 5).await;
     assert_eq!(
         sent.load(Ordering::SeqCst),
         5,
         "one answer returns exactly one credit"
     );
     gate.permits.add_permits(3);
-    settle().await;
+    reach(&sent, 8).await;
     assert_eq!(sent.load(Ordering::SeqCst), 8);
     gate.permits.add_permits(1000);
     c.close();

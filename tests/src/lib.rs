@@ -78,30 +78,48 @@ impl Weir {
             if let Some(a) = self.listening.get(node) {
                 return *a;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix("listening ") {
-                        let mut parts = rest.split_whitespace();
-                        if let (Some(name), Some(addr)) = (parts.next(), parts.next()) {
-                            if let Ok(addr) = addr.parse() {
-                                self.listening.insert(name.to_string(), addr);
-                            }
+            self.next_line(&format!("listening {node}"), deadline, within);
+        }
+    }
+
+    /// Waits for a line of output that `wanted` accepts (lines already read count too) and returns it.
+    pub fn line(&mut self, wanted: impl Fn(&str) -> bool, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        let mut seen = 0;
+        loop {
+            if let Some(l) = self.output[seen..].iter().find(|l| wanted(l)) {
+                return l.clone();
+            }
+            seen = self.output.len();
+            self.next_line("the awaited line", deadline, within);
+        }
+    }
+
+    /// Reads one more line of output into `output`, noting `listening` lines; panics at the deadline
+    /// or when weir exits, naming `what` was awaited.
+    fn next_line(&mut self, what: &str, deadline: Instant, within: Duration) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(rest) = line.strip_prefix("listening ") {
+                    let mut parts = rest.split_whitespace();
+                    if let (Some(name), Some(addr)) = (parts.next(), parts.next()) {
+                        if let Ok(addr) = addr.parse() {
+                            self.listening.insert(name.to_string(), addr);
                         }
                     }
-                    self.output.push(line);
                 }
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "no `listening {node}` line within {within:?}; output: {:?}",
+                self.output.push(line);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("no `{what}` within {within:?}; output: {:?}", self.output)
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.child.wait().ok();
+                panic!(
+                    "weir exited ({status:?}) before `{what}`; output: {:?}",
                     self.output
-                ),
-                Err(RecvTimeoutError::Disconnected) => {
-                    let status = self.child.wait().ok();
-                    panic!(
-                        "weir exited ({status:?}) before `listening {node}`; output: {:?}",
-                        self.output
-                    )
-                }
+                )
             }
         }
     }

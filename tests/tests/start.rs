@@ -249,6 +249,21 @@ fn sigterm_lets_an_in_flight_request_finish_before_exit() {
   port: '{{ .PORT }}'
   ports:
     out:
+      - name: marker
+        port: in
+- kind: snippet
+  name: marker
+  language: text
+  code: "in flight\n"
+  ports:
+    out:
+      - name: say
+        port: in
+- kind: print
+  name: say
+  filename: /dev/stdout
+  ports:
+    out:
       - name: slow
         port: in
 - kind: snippet
@@ -266,7 +281,8 @@ fn sigterm_lets_an_in_flight_request_finish_before_exit() {
     let mut weir = start(file.to_str().unwrap(), &[]);
     let addr = weir.listening("default/listener", UP);
     let inflight = std::thread::spawn(move || get(addr, "/"));
-    std::thread::sleep(Duration::from_millis(300));
+    // The graph prints `in flight` before the slow part: the request is inside weir.
+    weir.line(|l| l == "in flight", UP);
     let pid = weir.pid();
     let _ = std::process::Command::new("kill")
         .arg("-TERM")

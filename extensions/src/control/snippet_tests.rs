@@ -143,7 +143,7 @@ async fn a_runaway_script_times_out_while_the_node_serves_other_calls() {
     let mut g = Graph::new();
     let slot = load(
         &mut g,
-        json!({"language": "javascript", "code": code, "timeout": "600ms"}),
+        json!({"language": "javascript", "code": code, "timeout": "3s"}),
     );
     let spinning = {
         let slot = slot.clone();
@@ -153,18 +153,13 @@ async fn a_runaway_script_times_out_while_the_node_serves_other_calls() {
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let started = Instant::now();
     assert_eq!(call(&slot, json!({"spin": false})).await, one(json!("done")));
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "answered while the other call spins"
-    );
-    assert!(!spinning.is_finished(), "the runaway is still running");
+    assert!(!spinning.is_finished(), "answered while the runaway still spins");
     let (out, took) = spinning.await.expect("joins");
     let err = out.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
-    assert!(err.message().contains("600ms"), "{err}");
-    assert!(took >= Duration::from_millis(550), "{took:?}");
+    assert!(err.message().contains("3s"), "{err}");
+    assert!(took >= Duration::from_millis(2900), "{took:?}");
     assert_eq!(call(&slot, json!({"spin": false})).await, one(json!("done")));
 }
 
