@@ -146,7 +146,7 @@ fn dropping_the_store_stops_its_poller() {
     let mut events = store.watch();
     let started = Instant::now();
     drop(store);
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(10));
     assert!(matches!(
         events.try_recv(),
         Err(broadcast::error::TryRecvError::Closed)

@@ -124,7 +124,7 @@ async fn cel_gives_up_at_its_deadline() {
     let started = Instant::now();
     let err = program.run(&p, input).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(10));
     p.exit(None);
 }
 

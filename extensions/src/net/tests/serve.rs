@@ -300,7 +300,7 @@ async fn net_slow_node_hits_the_request_timeout() {
     let res = client().get(srv.url("/")).send().await.unwrap();
     assert_eq!(res.status(), 503);
     assert!(res.text().await.unwrap().contains("timed out"));
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(started.elapsed() < Duration::from_secs(15));
     let exit = exits.lock().first().cloned().flatten().unwrap_or_default();
     assert!(exit.contains("timed out"), "{exit}");
 }
