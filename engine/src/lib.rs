@@ -1,7 +1,9 @@
 //! weir-engine: packet values, processes, lanes (links per process with credit-based backpressure),
-//! the node contract and its templates, and the sessions that run nodes. See ARCHITECTURE.md.
+//! the node contract and its templates, the sessions that run nodes, and channels (per-namespace
+//! publish/subscribe). See ARCHITECTURE.md.
 
 pub mod call;
+pub mod channel;
 mod compose;
 pub mod drain;
 pub mod error;
