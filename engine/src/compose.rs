@@ -34,14 +34,15 @@ impl Parts {
         }
     }
 
-    fn pop_front(&mut self) -> Option<Part> {
-        self.first.take().or_else(|| self.more.pop_front())
+    fn front_mut(&mut self) -> Option<&mut Part> {
+        match self.first {
+            Some(ref mut p) => Some(p),
+            None => self.more.front_mut(),
+        }
     }
 
-    fn push_front(&mut self, part: Part) {
-        if let Some(f) = self.first.replace(part) {
-            self.more.push_front(f);
-        }
+    fn pop_front(&mut self) -> Option<Part> {
+        self.first.take().or_else(|| self.more.pop_front())
     }
 }
 
@@ -77,13 +78,16 @@ pub(crate) enum Part {
     Fail(Error),
     /// The reply of a packet sent to one link.
     One { id: u64, lane: usize },
-    /// The reply of a packet sent to several links, joined element by element.
-    Remote {
-        id: u64,
-        lanes: Vec<usize>,
-        slots: Vec<Slot>,
-        failure: Option<Error>,
-    },
+    /// The reply of a packet sent to several links, joined element by element (boxed: rare, and
+    /// parts stay small to move).
+    Remote(Box<Remote>),
+}
+
+pub(crate) struct Remote {
+    id: u64,
+    lanes: Vec<usize>,
+    slots: Vec<Slot>,
+    failure: Option<Error>,
 }
 
 impl Part {
@@ -100,12 +104,12 @@ impl Part {
         } else {
             Vec::new()
         };
-        Part::Remote {
+        Part::Remote(Box::new(Remote {
             id,
             lanes,
             slots,
             failure,
-        }
+        }))
     }
 }
 
@@ -113,7 +117,7 @@ impl Part {
 fn advance_one(
     id: u64,
     ol: &mut OutLane,
-    entry: &mut Entry,
+    failed: &mut bool,
     sink: &mut Sink<'_>,
     cx: &mut Context<'_>,
 ) -> Progress {
@@ -122,9 +126,9 @@ fn advance_one(
     }
     loop {
         match ol.poll_frame(cx) {
-            Poll::Ready(Some(Frame::Item(v))) => sink.put(entry, v),
+            Poll::Ready(Some(Frame::Item(v))) => sink.put(failed, v),
             Poll::Ready(Some(Frame::One(v))) => {
-                sink.put(entry, v);
+                sink.put(failed, v);
                 ol.order.pop_front();
                 return Progress::Done;
             }
@@ -133,12 +137,12 @@ fn advance_one(
                 return Progress::Done;
             }
             Poll::Ready(Some(Frame::Err(e))) => {
-                sink.fail(entry, e);
+                sink.fail(failed, e);
                 ol.order.pop_front();
                 return Progress::Done;
             }
             Poll::Ready(None) => {
-                sink.fail(entry, lost(id));
+                sink.fail(failed, lost(id));
                 ol.order.pop_front();
                 return Progress::Done;
             }
@@ -156,6 +160,9 @@ struct Sink<'a> {
 
 impl Sink<'_> {
     fn flush(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
         if let Some(r) = self.reader.as_mut() {
             r.reply_all(self.outbox.drain(..));
         }
@@ -173,23 +180,25 @@ impl Sink<'_> {
         }
     }
 
-    fn put(&mut self, entry: &mut Entry, value: Value) {
-        if entry.failed {
+    /// Sends an element of a reply unless the reply has `failed`.
+    fn put(&mut self, failed: &mut bool, value: Value) {
+        if *failed {
             return;
         }
         self.send(Frame::Item(value));
     }
 
-    fn fail(&mut self, entry: &mut Entry, err: Error) {
-        if entry.failed {
+    /// Ends a reply with an error, once.
+    fn fail(&mut self, failed: &mut bool, err: Error) {
+        if *failed {
             return;
         }
-        entry.failed = true;
+        *failed = true;
         self.send(Frame::Err(err));
     }
 
-    fn finish(&mut self, entry: &mut Entry) {
-        if entry.failed {
+    fn finish(&mut self, failed: bool) {
+        if failed {
             return;
         }
         // Elements go out as soon as they are composed; an end that finds the last element still
@@ -216,36 +225,37 @@ fn lost(id: u64) -> Error {
 
 fn advance(
     part: &mut Part,
-    entry: &mut Entry,
+    failed: &mut bool,
     outs: &mut [OutLane],
     sink: &mut Sink<'_>,
     cx: &mut Context<'_>,
 ) -> Progress {
     match part {
         Part::Local(v) => {
-            sink.put(entry, std::mem::take(v));
+            sink.put(failed, std::mem::take(v));
             Progress::Done
         }
         Part::Fail(e) => {
-            sink.fail(entry, e.clone());
+            sink.fail(failed, e.clone());
             Progress::Done
         }
-        Part::One { id, lane } => advance_one(*id, &mut outs[*lane], entry, sink, cx),
-        Part::Remote {
-            id,
-            lanes,
-            slots,
-            failure,
-        } => {
+        Part::One { id, lane } => advance_one(*id, &mut outs[*lane], failed, sink, cx),
+        Part::Remote(remote) => {
+            let Remote {
+                id,
+                lanes,
+                slots,
+                failure,
+            } = &mut **remote;
             if let Some(e) = failure.take() {
-                sink.fail(entry, e);
+                sink.fail(failed, e);
             }
             let id = *id;
             if lanes.is_empty() {
                 return Progress::Done;
             }
             if slots.is_empty() {
-                return advance_one(id, &mut outs[lanes[0]], entry, sink, cx);
+                return advance_one(id, &mut outs[lanes[0]], failed, sink, cx);
             }
             loop {
                 for (k, &oi) in lanes.iter().enumerate() {
@@ -269,12 +279,12 @@ fn advance(
                             ol.order.pop_front();
                         }
                         Poll::Ready(Some(Frame::Err(e))) => {
-                            sink.fail(entry, e);
+                            sink.fail(failed, e);
                             s.ended = true;
                             ol.order.pop_front();
                         }
                         Poll::Ready(None) => {
-                            sink.fail(entry, lost(id));
+                            sink.fail(failed, lost(id));
                             s.ended = true;
                             ol.order.pop_front();
                         }
@@ -293,8 +303,8 @@ fn advance(
                 }
                 match values.len() {
                     0 => {}
-                    1 => sink.put(entry, values.pop().unwrap_or_default()),
-                    _ => sink.put(entry, Value::from(values)),
+                    1 => sink.put(failed, values.pop().unwrap_or_default()),
+                    _ => sink.put(failed, Value::from(values)),
                 }
                 if slots.iter().all(|s| s.ended) {
                     return Progress::Done;
@@ -320,18 +330,19 @@ fn compose_lane(lane: &mut InLane, outs: &mut [OutLane], process: &Process, cx: 
     let mut moved = false;
     while let Some(entry) = entries.front_mut() {
         let mut blocked = false;
-        while let Some(mut part) = entry.parts.pop_front() {
-            if let Progress::Blocked = advance(&mut part, entry, outs, &mut sink, cx) {
-                entry.parts.push_front(part);
+        // Parts are advanced in place and dropped once done.
+        while let Some(part) = entry.parts.front_mut() {
+            if let Progress::Blocked = advance(part, &mut entry.failed, outs, &mut sink, cx) {
                 blocked = true;
                 break;
             }
+            entry.parts.pop_front();
             moved = true;
         }
         if blocked || !entry.done {
             break;
         }
-        sink.finish(entry);
+        sink.finish(entry.failed);
         entries.pop_front();
         moved = true;
     }

@@ -8,10 +8,10 @@
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures::FutureExt;
 use parking_lot::Mutex;
 
 use crate::compose::{Entry, Part};
@@ -80,7 +80,16 @@ pub(crate) struct Core {
     next_part: u64,
     open_per_port: Vec<usize>,
     cursor: usize,
+    /// Buffers of lanes of earlier processes, cleared, kept to spare the allocations of the next.
+    spare_in: Vec<InBuffers>,
+    spare_out: Vec<OutBuffers>,
 }
+
+type InBuffers = (VecDeque<Entry>, VecDeque<Packet>, Vec<crate::lane::Frame>);
+type OutBuffers = (VecDeque<u64>, VecDeque<crate::lane::Frame>);
+
+/// How many spare lane buffers a session keeps.
+const SPARE: usize = 8;
 
 /// A node's view of one process: what it reads from and emits to.
 pub struct Cx {
@@ -109,6 +118,20 @@ impl Core {
             next_part: 0,
             open_per_port: Vec::new(),
             cursor: 0,
+            spare_in: Vec::new(),
+            spare_out: Vec::new(),
+        }
+    }
+
+    fn in_lane(&mut self, reader: Option<LaneReader>, port: usize) -> InLane {
+        let (entries, inbox, outbox) = self.spare_in.pop().unwrap_or_default();
+        InLane {
+            ended: reader.is_none(),
+            reader,
+            port,
+            entries,
+            inbox,
+            outbox,
         }
     }
 
@@ -131,10 +154,11 @@ impl Core {
             return Ok(oi);
         }
         let writer = target.slot.open(process, target.port)?;
+        let (order, frames) = self.spare_out.pop().unwrap_or_default();
         self.outs.push(OutLane {
             writer,
-            order: VecDeque::new(),
-            frames: VecDeque::new(),
+            order,
+            frames,
         });
         let oi = self.outs.len() - 1;
         let row = &mut self.out_map[pi];
@@ -151,28 +175,16 @@ impl Core {
             self.open_per_port.resize(port + 1, 0);
         }
         self.open_per_port[port] += 1;
-        self.ins.push(InLane {
-            reader: Some(reader),
-            port,
-            ended: false,
-            entries: VecDeque::new(),
-            inbox: VecDeque::new(),
-            outbox: Vec::new(),
-        });
+        let lane = self.in_lane(Some(reader), port);
+        self.ins.push(lane);
     }
 
     fn detached_lane(&mut self) -> usize {
         match self.detached {
             Some(i) => i,
             None => {
-                self.ins.push(InLane {
-                    reader: None,
-                    port: usize::MAX,
-                    ended: true,
-                    entries: VecDeque::new(),
-                    inbox: VecDeque::new(),
-                    outbox: Vec::new(),
-                });
+                let lane = self.in_lane(None, usize::MAX);
+                self.ins.push(lane);
                 self.detached = Some(self.ins.len() - 1);
                 self.ins.len() - 1
             }
@@ -249,8 +261,32 @@ impl Core {
 
     /// Forgets ended lanes and closed outputs, for a session that goes on with late lanes.
     fn reset(&mut self) {
-        self.ins.clear();
-        self.outs.clear();
+        for lane in self.ins.drain(..) {
+            let InLane {
+                mut entries,
+                mut inbox,
+                mut outbox,
+                ..
+            } = lane;
+            if self.spare_in.len() < SPARE {
+                entries.clear();
+                inbox.clear();
+                outbox.clear();
+                self.spare_in.push((entries, inbox, outbox));
+            }
+        }
+        for lane in self.outs.drain(..) {
+            let OutLane {
+                mut order,
+                mut frames,
+                ..
+            } = lane;
+            if self.spare_out.len() < SPARE {
+                order.clear();
+                frames.clear();
+                self.spare_out.push((order, frames));
+            }
+        }
         for row in &mut self.out_map {
             row.clear();
         }
@@ -469,13 +505,6 @@ fn panic_error(node: &str, payload: Box<dyn std::any::Any + Send>) -> Error {
     Error::new(ErrorKind::Panic, format!("node \"{node}\" panicked: {msg}"))
 }
 
-async fn guarded<F: std::future::Future<Output = Result<()>>>(node: &str, fut: F) -> Result<()> {
-    match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(r) => r,
-        Err(payload) => Err(panic_error(node, payload)),
-    }
-}
-
 /// The session task.
 pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
     let SessionStart {
@@ -495,29 +524,35 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
         if !slot.park(generation, &attach) {
             return;
         }
-        let handed = tokio::time::timeout(
-            IDLE_FOR,
-            poll_fn(|c| {
-                let lanes = attach.poll_take(c);
-                if !lanes.is_empty() {
-                    Poll::Ready(Some(lanes))
-                } else if attach.is_closed() {
-                    Poll::Ready(None)
-                } else {
-                    Poll::Pending
+        // A process handed over already needs no timer (the common case under load).
+        let ready = attach.try_take();
+        let lanes = if !ready.is_empty() {
+            ready
+        } else {
+            let handed = tokio::time::timeout(
+                IDLE_FOR,
+                poll_fn(|c| {
+                    let lanes = attach.poll_take(c);
+                    if !lanes.is_empty() {
+                        Poll::Ready(Some(lanes))
+                    } else if attach.is_closed() {
+                        Poll::Ready(None)
+                    } else {
+                        Poll::Pending
+                    }
+                }),
+            )
+            .await;
+            match handed {
+                Ok(Some(lanes)) => lanes,
+                Ok(None) => return,
+                Err(_) => {
+                    if slot.unpark(&attach) {
+                        return;
+                    }
+                    // Handed a process as the wait ended: its lane is there (pushed under the slot lock).
+                    attach.take_all()
                 }
-            }),
-        )
-        .await;
-        let lanes = match handed {
-            Ok(Some(lanes)) => lanes,
-            Ok(None) => return,
-            Err(_) => {
-                if slot.unpark(&attach) {
-                    return;
-                }
-                // Handed a process as the wait ended: its lane is there (pushed under the slot lock).
-                attach.take_all()
             }
         };
         let mut lanes = lanes.into_iter();
@@ -575,22 +610,25 @@ async fn serve<N: Node>(
     core.lock().reset();
 }
 
-/// Runs a handler while composing replies whenever it waits, so what it emitted goes on at once.
+/// Runs a handler while composing replies whenever it waits, so what it emitted goes on at once. A
+/// panic in the handler becomes its error. The handler is pinned where its caller made it: a handler
+/// future can be large, and this runs once per packet, so it is never moved.
 async fn handle<F: Future<Output = Result<()>>>(
     core: &Mutex<Core>,
     process: &Process,
     name: &str,
-    fut: F,
+    mut fut: Pin<&mut F>,
 ) -> Result<()> {
-    let fut = guarded(name, fut);
-    futures::pin_mut!(fut);
-    poll_fn(|c| match fut.as_mut().poll(c) {
-        Poll::Ready(r) => Poll::Ready(r),
-        Poll::Pending => {
-            core.lock().compose(process, c);
-            Poll::Pending
-        }
-    })
+    poll_fn(
+        |c| match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(c))) {
+            Ok(Poll::Ready(r)) => Poll::Ready(r),
+            Ok(Poll::Pending) => {
+                core.lock().compose(process, c);
+                Poll::Pending
+            }
+            Err(payload) => Poll::Ready(Err(panic_error(name, payload))),
+        },
+    )
     .await
 }
 
@@ -615,13 +653,10 @@ async fn drive<N: Node>(
                 };
                 cx.origin = Some(packet.origin.clone());
                 cx.emitted = 0;
-                let result = handle(
-                    core,
-                    &process,
-                    name,
-                    node.on_packet(state, cx, Input { port, packet }),
-                )
-                .await;
+                let result = {
+                    let fut = pin!(node.on_packet(state, cx, Input { port, packet }));
+                    handle(core, &process, name, fut).await
+                };
                 let result = cx.route_error(result).await;
                 let panicked = core.lock().end(result);
                 if let Some(panic) = panicked {
@@ -641,7 +676,7 @@ async fn drive<N: Node>(
                 }
                 cx.origin = None;
                 cx.emitted = 0;
-                let result = handle(core, &process, name, node.on_eos(state, cx, port)).await;
+                let result = handle(core, &process, name, pin!(node.on_eos(state, cx, port))).await;
                 if let Err(e) = &result {
                     cx.warn(format!("at end of port in[{port}]: {e}"));
                 }
@@ -657,7 +692,7 @@ async fn drive<N: Node>(
                 }
                 cx.origin = None;
                 cx.emitted = 0;
-                let result = handle(core, &process, name, node.on_finish(state, cx)).await;
+                let result = handle(core, &process, name, pin!(node.on_finish(state, cx))).await;
                 if let Err(e) = &result {
                     cx.warn(format!("at end of input: {e}"));
                 }

@@ -5,7 +5,7 @@
 //! the runtime they started on.
 
 use futures::task::AtomicWaker;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use crate::error::{Error, ErrorKind, Result};
 use crate::lane::{lane, LaneReader, LaneWriter};
 use crate::node::{DynNode, Node, OutPort};
-use crate::process::{Process, ProcessId};
+use crate::process::{IdMap, Process, ProcessId};
 use crate::session::SessionStart;
 
 /// The default credit of a link per process (unanswered packets).
@@ -215,6 +215,15 @@ impl Attach {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// The lanes that have arrived, without waiting or registering a waker.
+    pub(crate) fn try_take(&self) -> Vec<LaneReader> {
+        if self.arrived.swap(false, Ordering::AcqRel) {
+            self.lanes.lock().drain(..).collect()
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Every lane not yet taken.
     pub(crate) fn take_all(&self) -> Vec<LaneReader> {
         self.arrived.store(false, Ordering::Release);
@@ -225,7 +234,7 @@ impl Attach {
 struct SlotInner {
     runtime: Option<Arc<NodeRuntime>>,
     generation: u64,
-    sessions: HashMap<ProcessId, Arc<Attach>>,
+    sessions: IdMap<Arc<Attach>>,
     live: usize,
     waiting: VecDeque<LaneReader>,
     /// Sessions that finished their process and wait to serve the next one (no new task needed).
@@ -251,7 +260,7 @@ impl NodeSlot {
             inner: Mutex::new(SlotInner {
                 runtime: None,
                 generation: 0,
-                sessions: HashMap::new(),
+                sessions: IdMap::default(),
                 live: 0,
                 waiting: VecDeque::new(),
                 idle: Vec::new(),
