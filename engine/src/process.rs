@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::error::{Error, ErrorKind};
+use crate::observe::{Observer, Severity};
 use crate::value::Value;
 
 /// A process id: a UUID v7, so ids sort by start time.
@@ -88,6 +89,8 @@ pub struct Process {
     children: Mutex<Vec<Weak<Process>>>,
     exit: OnceLock<Option<Error>>,
     warnings: Mutex<Vec<String>>,
+    /// Who watches this process and its children (a job), if anyone.
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl fmt::Debug for Process {
@@ -103,11 +106,21 @@ impl fmt::Debug for Process {
 impl Process {
     /// A new root process.
     pub fn new() -> Arc<Self> {
-        Arc::new(Self::build(None, CancellationToken::new()))
+        Arc::new(Self::build(None, CancellationToken::new(), None))
     }
 
-    fn build(parent: Option<Arc<Process>>, token: CancellationToken) -> Self {
+    /// A new root process watched by `observer`, as its children will be.
+    pub fn observed(observer: Arc<dyn Observer>) -> Arc<Self> {
+        Arc::new(Self::build(None, CancellationToken::new(), Some(observer)))
+    }
+
+    fn build(
+        parent: Option<Arc<Process>>,
+        token: CancellationToken,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Self {
         Process {
+            observer,
             id: ProcessId::new(),
             parent,
             token,
@@ -121,7 +134,11 @@ impl Process {
 
     /// A child process: it sees this process's store (copy on write) and ends when this one does.
     pub fn fork(self: &Arc<Self>) -> Arc<Self> {
-        let child = Arc::new(Self::build(Some(self.clone()), self.token.child_token()));
+        let child = Arc::new(Self::build(
+            Some(self.clone()),
+            self.token.child_token(),
+            self.observer.clone(),
+        ));
         let mut children = self.children.lock();
         children.retain(|c| c.strong_count() > 0);
         children.push(Arc::downgrade(&child));
@@ -226,7 +243,15 @@ impl Process {
     pub fn warn(&self, message: impl Into<String>) {
         let message = message.into();
         tracing::warn!(process = %self.id, "{message}");
+        if let Some(o) = &self.observer {
+            o.log(None, Severity::Warning, &message);
+        }
         self.warnings.lock().push(message);
+    }
+
+    /// The observer watching this process, if any.
+    pub fn observer(&self) -> Option<&Arc<dyn Observer>> {
+        self.observer.as_ref()
     }
 
     pub fn warnings(&self) -> Vec<String> {

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -50,6 +51,16 @@ pub(crate) struct OutLane {
     pub(crate) order: VecDeque<u64>,
     /// Reply frames taken from the lane in one lock, not yet composed.
     pub(crate) frames: VecDeque<crate::lane::Frame>,
+    /// The edge's packet counter when the process is observed.
+    counter: Option<Arc<AtomicU64>>,
+}
+
+impl OutLane {
+    fn count(&self) {
+        if let Some(c) = &self.counter {
+            c.fetch_add(1, AtomicOrdering::Relaxed);
+        }
+    }
 }
 
 impl OutLane {
@@ -149,16 +160,28 @@ impl Core {
     }
 
     /// The index in `outs` of link `ti` of port index `pi`, opening its lane on first use.
-    fn out_lane(&mut self, process: &Arc<Process>, pi: usize, ti: usize, target: &Target) -> Result<usize> {
+    /// `from` names the edge (node and port) for an observer.
+    fn out_lane(
+        &mut self,
+        process: &Arc<Process>,
+        from: (&str, OutPort),
+        ti: usize,
+        target: &Target,
+    ) -> Result<usize> {
+        let pi = port_index(from.1);
         if let Some(oi) = self.out_map[pi].get(ti).copied().flatten() {
             return Ok(oi);
         }
         let writer = target.slot.open(process, target.port)?;
         let (order, frames) = self.spare_out.pop().unwrap_or_default();
+        let counter = process
+            .observer()
+            .and_then(|o| o.edge(from.0, from.1, target.slot.name(), target.port));
         self.outs.push(OutLane {
             writer,
             order,
             frames,
+            counter,
         });
         let oi = self.outs.len() - 1;
         let row = &mut self.out_map[pi];
@@ -342,6 +365,21 @@ impl Cx {
             .warn(format!("node \"{}\": {}", self.runtime.name(), message.into()));
     }
 
+    /// Reports a piece of a streamed result (a token) to whoever watches the process; `done` on the
+    /// last. The value is not emitted: a streaming node emits it as well.
+    pub fn chunk(&self, content: &Value, done: bool) {
+        if let Some(o) = self.process.observer() {
+            o.chunk(self.runtime.name(), content, done);
+        }
+    }
+
+    /// Reports how far the node has got to whoever watches the process.
+    pub fn progress(&self, progress: u64, total: u64) {
+        if let Some(o) = self.process.observer() {
+            o.progress(self.runtime.name(), progress, total);
+        }
+    }
+
     /// Adds a part to the reply of the input being handled and sends on what is ready.
     fn push_now(&mut self, part: Part) {
         let mut core = self.core.lock();
@@ -385,12 +423,16 @@ impl Cx {
                     Value::Error(e) => e,
                     other => Error::node(other.to_string()),
                 }),
-                OutPort::Out(_) => Part::Local(packet.value),
+                OutPort::Out(_) => {
+                    if let Some(o) = self.process.observer() {
+                        o.output(runtime.name(), port, &packet.value);
+                    }
+                    Part::Local(packet.value)
+                }
             };
             self.push_now(part);
             return Ok(());
         }
-        let pi = port_index(port);
         if targets.len() == 1 {
             // One link, the common case: one lock per emit, nothing to allocate.
             let process = &self.process;
@@ -398,7 +440,7 @@ impl Cx {
             let mut packet = Some(packet);
             return poll_fn(|cx| {
                 let mut core = core.lock();
-                let oi = match core.out_lane(process, pi, 0, &targets[0]) {
+                let oi = match core.out_lane(process, (runtime.name(), port), 0, &targets[0]) {
                     Ok(oi) => oi,
                     Err(e) => {
                         core.push_part(Part::Fail(e.clone()));
@@ -419,6 +461,7 @@ impl Cx {
                 };
                 Poll::Ready(match sent {
                     Ok(()) => {
+                        core.outs[oi].count();
                         let id = core.next_part;
                         core.next_part += 1;
                         core.outs[oi].order.push_back(id);
@@ -441,7 +484,10 @@ impl Cx {
         let mut lanes = Vec::with_capacity(targets.len());
         let mut failure = None;
         for (ti, target) in targets.iter().enumerate() {
-            let opened = self.core.lock().out_lane(&self.process, pi, ti, target);
+            let opened = self
+                .core
+                .lock()
+                .out_lane(&self.process, (runtime.name(), port), ti, target);
             let oi = match opened {
                 Ok(oi) => oi,
                 Err(e) => {
@@ -476,7 +522,10 @@ impl Cx {
             core.outs[oi].writer.poll_reserve(cx)
         })
         .await?;
-        self.core.lock().outs[oi].writer.push(packet)
+        let mut core = self.core.lock();
+        core.outs[oi].writer.push(packet)?;
+        core.outs[oi].count();
+        Ok(())
     }
 
     /// Routes a handler error to `error` when it is connected, else keeps it as the reply.
@@ -583,6 +632,11 @@ async fn serve<N: Node>(
     cx.process = process.clone();
     core.lock().attach(first);
     let mut state = N::State::default();
+    let observer = process.observer().cloned();
+    if let Some(o) = &observer {
+        o.node_started(name, &process);
+    }
+    let failure;
     loop {
         let outcome = tokio::select! {
             biased;
@@ -591,11 +645,15 @@ async fn serve<N: Node>(
         };
         if let Err(err) = outcome {
             core.lock().fail_all(&err);
+            failure = Some(err);
             break;
         }
         let late = slot.finish_session(generation, pid, attach);
         if late.is_empty() {
             core.lock().reset();
+            if let Some(o) = &observer {
+                o.node_finished(name, &process, None);
+            }
             return;
         }
         // More of this process arrived after the outputs ended: go on with fresh output lanes.
@@ -608,6 +666,9 @@ async fn serve<N: Node>(
     // Anything attached meanwhile is answered with the error by its reader's drop.
     drop(slot.finish_session(generation, pid, attach));
     core.lock().reset();
+    if let Some(o) = &observer {
+        o.node_finished(name, &process, failure.as_ref());
+    }
 }
 
 /// Runs a handler while composing replies whenever it waits, so what it emitted goes on at once. A
@@ -657,6 +718,9 @@ async fn drive<N: Node>(
                     let fut = pin!(node.on_packet(state, cx, Input { port, packet }));
                     handle(core, &process, name, fut).await
                 };
+                if let (Err(e), Some(o)) = (&result, process.observer()) {
+                    o.node_failed(name, &process, e);
+                }
                 let result = cx.route_error(result).await;
                 let panicked = core.lock().end(result);
                 if let Some(panic) = panicked {
