@@ -7,6 +7,7 @@ pub mod channel;
 mod compose;
 pub mod drain;
 pub mod error;
+pub mod gpu;
 pub mod job;
 pub mod lane;
 pub mod node;

@@ -37,6 +37,10 @@ impl Severity {
 pub trait Observer: Send + Sync + 'static {
     /// `node` starts working for `process` (a session begins).
     fn node_started(&self, _node: &str, _process: &Process) {}
+    /// `node` waits for something shared (a GPU) before it can go on.
+    fn node_waiting(&self, _node: &str, _process: &Process, _reason: &str) {}
+    /// `node` got what it waited for and goes on.
+    fn node_resumed(&self, _node: &str, _process: &Process) {}
     /// A handler of `node` failed with `error` (the error then goes to `error` or into the reply).
     fn node_failed(&self, _node: &str, _process: &Process, _error: &Error) {}
     /// `node` is done with `process`: every input ended and every reply was sent, or it gave up

@@ -91,6 +91,14 @@ impl Observer for JobObserver {
         }
     }
 
+    fn node_waiting(&self, node: &str, _process: &Process, _reason: &str) {
+        self.node_update(node, "waiting", None);
+    }
+
+    fn node_resumed(&self, node: &str, _process: &Process) {
+        self.node_update(node, "running", None);
+    }
+
     fn node_failed(&self, node: &str, _process: &Process, error: &Error) {
         self.node_update(node, "error", Some(error));
     }
