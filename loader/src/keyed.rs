@@ -3,13 +3,13 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
-use weir_codecs::resource::{Spec, ValueResource};
+use weir_codecs::resource::{Chart, Spec, ValueResource};
 
 use crate::store::StoreError;
 
 /// A resource a store keeps by id and by (namespace, name).
 pub(crate) trait Keyed: Clone + PartialEq + Serialize + DeserializeOwned {
-    /// `spec` or `value`, for messages.
+    /// `spec`, `value` or `chart`, for messages.
     const KIND: &'static str;
     fn id(&self) -> Option<Uuid>;
     fn set_id(&mut self, id: Uuid);
@@ -39,6 +39,22 @@ macro_rules! keyed {
 
 keyed!(Spec, "spec");
 keyed!(ValueResource, "value");
+
+impl Keyed for Chart {
+    const KIND: &'static str = "chart";
+    fn id(&self) -> Option<Uuid> {
+        self.id
+    }
+    fn set_id(&mut self, id: Uuid) {
+        self.id = Some(id);
+    }
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn name(&self) -> Option<&str> {
+        Some(&self.name).filter(|n| !n.is_empty()).map(String::as_str)
+    }
+}
 
 /// The upsert rules every store follows for entry `index` (from 0) of a batch: an entry needs a name
 /// or an id; it keeps its id, else takes the id of the resource with the same (namespace, name), else

@@ -8,7 +8,7 @@ pub mod memory;
 pub mod sqlite;
 pub mod store;
 
-pub use loader::Loader;
+pub use loader::{host_name, Loader};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
-pub use store::{Change, Event, Op, Resource, Store, StoreError};
+pub use store::{Change, Event, Op, Resource, SpecStatus, Store, StoreError};

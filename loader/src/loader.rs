@@ -2,26 +2,101 @@
 //! stream first, then loads the namespace (a diff from empty), then applies each batch of events as a
 //! diff: specs stored or swapped are re-read and upserted, deleted ones freed, and any Value change
 //! re-binds the namespace's env (the table restarts exactly the specs whose bound data changed).
+//! After each load it records in the store the statuses that changed (active, or inactive with its
+//! error), for `weir get specs` to show; [`Loader::forget`] clears them when the host stops.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::Mutex;
 use uuid::Uuid;
-use weir_symbols::Table;
+use weir_symbols::{Status, Table};
 
-use crate::store::{Event, Op, Resource, Store, StoreError};
+use crate::store::{Event, Op, Resource, SpecStatus, Store, StoreError};
 
 /// Drives one namespace's table from a store.
 pub struct Loader {
     store: Arc<dyn Store>,
     table: Arc<Mutex<Table>>,
+    host: String,
+    /// What this loader last recorded: spec id → error (`None` when active).
+    recorded: parking_lot::Mutex<HashMap<Uuid, Option<String>>>,
+}
+
+/// This host's name in status records: `HOSTNAME pid N`.
+pub fn host_name() -> String {
+    let name = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{name} pid {}", std::process::id())
 }
 
 impl Loader {
     pub fn new(store: Arc<dyn Store>, table: Arc<Mutex<Table>>) -> Self {
-        Loader { store, table }
+        Loader {
+            store,
+            table,
+            host: host_name(),
+            recorded: parking_lot::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records statuses under `host` instead of [`host_name`].
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// Clears the statuses this loader recorded (the host stops running the namespace).
+    pub async fn forget(&self) {
+        let ns = self.table.lock().await.namespace().to_string();
+        self.recorded.lock().clear();
+        if let Err(e) = self.store.clear_statuses(&self.host, &ns) {
+            tracing::warn!(namespace = %ns, "clearing spec statuses: {e}");
+        }
+    }
+
+    /// Writes the statuses that changed since the last record.
+    fn record(&self, table: &Table) {
+        let ns = table.namespace();
+        let now: HashMap<Uuid, Option<String>> = table
+            .statuses()
+            .into_iter()
+            .map(|(id, _, st)| {
+                let error = match st {
+                    Status::Active => None,
+                    Status::Inactive(e) => Some(e),
+                };
+                (id, error)
+            })
+            .collect();
+        let mut recorded = self.recorded.lock();
+        let set: Vec<SpecStatus> = now
+            .iter()
+            .filter(|(id, e)| recorded.get(*id) != Some(*e))
+            .map(|(id, e)| SpecStatus {
+                id: *id,
+                namespace: ns.to_string(),
+                host: self.host.clone(),
+                error: e.clone(),
+            })
+            .collect();
+        let forget: Vec<Uuid> = recorded
+            .keys()
+            .filter(|id| !now.contains_key(*id))
+            .copied()
+            .collect();
+        if set.is_empty() && forget.is_empty() {
+            return;
+        }
+        match self.store.record_statuses(set, &forget) {
+            Ok(()) => *recorded = now,
+            Err(e) => tracing::warn!(namespace = %ns, "recording spec statuses: {e}"),
+        }
     }
 
     /// Loads the namespace, then follows the change stream until it closes.
@@ -69,6 +144,7 @@ impl Loader {
             .filter(|id| !present.contains(id))
             .collect();
         table.apply(specs, &gone, &values);
+        self.record(&table);
         Ok(())
     }
 
@@ -84,12 +160,9 @@ impl Loader {
             .filter(|e| e.resource == Resource::Specs)
             .map(|e| e.id)
             .collect();
-        let specs = self.store.specs(Some(&ns))?;
+        let touched: Vec<Uuid> = touched.into_iter().collect();
+        let upserts = self.store.specs_by_id(&ns, &touched)?;
         let values = self.store.values(Some(&ns))?;
-        let upserts: Vec<_> = specs
-            .into_iter()
-            .filter(|s| s.id.is_some_and(|id| touched.contains(&id)))
-            .collect();
         let present: HashSet<Uuid> = upserts.iter().filter_map(|s| s.id).collect();
         let removed: Vec<Uuid> = mine
             .iter()
@@ -97,6 +170,7 @@ impl Loader {
             .map(|e| e.id)
             .collect();
         table.apply(upserts, &removed, &values);
+        self.record(&table);
         Ok(())
     }
 }

@@ -3,9 +3,10 @@
 //! the data, and a poller thread that turns rows of `changes` written by any process into events.
 //!
 //! Schema: `meta(key, value)` holds `schema_version`; [`MIGRATIONS`] are applied forward on open,
-//! inside one transaction. `specs` and `vals` hold one row per resource (`id`, `namespace`, `name`,
-//! `body` as JSON) with a unique (namespace, name) where name is not null; `changes` holds one row per
-//! event, its `revision` being the event's.
+//! inside one transaction. `specs`, `vals` and `charts` hold one row per resource (`id`, `namespace`,
+//! `name`, `body` as JSON) with a unique (namespace, name) where name is not null; `changes` holds one
+//! row per event, its `revision` being the event's; `statuses` holds each spec's state as the host
+//! running it last recorded it (version 3), written without an event.
 //!
 //! Events: a write through this store is broadcast right after its commit; the poller (a plain
 //! thread, every 50 ms, only when `PRAGMA data_version` moved) broadcasts what other connections wrote.
@@ -23,10 +24,10 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 use uuid::Uuid;
-use weir_codecs::resource::{Spec, ValueResource};
+use weir_codecs::resource::{Chart, Spec, ValueResource};
 
 use crate::keyed::{resolve_id, Keyed};
-use crate::store::{Change, Event, Op, Resource, Store, StoreError};
+use crate::store::{Change, Event, Op, Resource, SpecStatus, Store, StoreError};
 
 /// Schema migrations: (version, SQL), applied in order to bring a file from the previous version to
 /// this one. Never edit a released entry; append a new one.
@@ -60,10 +61,28 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
         "CREATE INDEX specs_namespace ON specs (namespace);
         CREATE INDEX vals_namespace ON vals (namespace);",
     ),
+    (
+        3,
+        "CREATE TABLE IF NOT EXISTS charts (
+            id TEXT PRIMARY KEY NOT NULL,
+            namespace TEXT NOT NULL,
+            name TEXT,
+            body TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS charts_name ON charts (namespace, name) WHERE name IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS charts_namespace ON charts (namespace);
+        CREATE TABLE statuses (
+            id TEXT PRIMARY KEY NOT NULL,
+            namespace TEXT NOT NULL,
+            host TEXT NOT NULL,
+            error TEXT
+        );
+        CREATE INDEX statuses_namespace ON statuses (namespace);",
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// How long a connection waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -155,13 +174,6 @@ fn last_revision(conn: &Connection) -> rusqlite::Result<u64> {
     .map(|r| u64::try_from(r).unwrap_or(0))
 }
 
-fn resource_str(r: Resource) -> &'static str {
-    match r {
-        Resource::Specs => "specs",
-        Resource::Values => "values",
-    }
-}
-
 fn op_str(op: Op) -> &'static str {
     match op {
         Op::Store => "store",
@@ -194,6 +206,7 @@ impl Feed {
             let resource = match resource.as_str() {
                 "specs" => Resource::Specs,
                 "values" => Resource::Values,
+                "charts" => Resource::Charts,
                 other => {
                     tracing::warn!(path = %self.path.display(), revision, "sqlite store: change of unknown resource {other:?} skipped");
                     continue;
@@ -312,15 +325,67 @@ impl SqliteStore {
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, ns, body) = row.map_err(|e| self.err(e))?;
-            out.push(serde_json::from_str(&body).map_err(|e| {
-                self.err(format_args!(
-                    "namespace \"{ns}\": {} {id}: stored body is unreadable: {e}",
-                    table.kind
-                ))
-            })?);
+            out.push(self.parse(table, row.map_err(|e| self.err(e))?)?);
         }
         Ok(out)
+    }
+
+    /// A resource from its row's (id, namespace, body).
+    fn parse<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        (id, ns, body): (String, String, String),
+    ) -> Result<T, StoreError> {
+        serde_json::from_str(&body).map_err(|e| {
+            self.err(format_args!(
+                "namespace \"{ns}\": {} {id}: stored body is unreadable: {e}",
+                table.kind
+            ))
+        })
+    }
+
+    /// Deletes `ids` from `table` in one transaction (with their statuses, for specs), then
+    /// broadcasts the changes.
+    fn delete(&self, table: Table, ids: &[Uuid]) -> Result<Vec<Change>, StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let mut changes = Vec::new();
+        for id in ids {
+            let row: Option<(String, Option<String>)> = tx
+                .query_row(
+                    &format!(
+                        "DELETE FROM {} WHERE id = ?1 RETURNING namespace, name",
+                        table.name
+                    ),
+                    params![id.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            let Some((namespace, name)) = row else {
+                continue;
+            };
+            if table.resource == Resource::Specs {
+                tx.execute("DELETE FROM statuses WHERE id = ?1", params![id.to_string()])
+                    .map_err(|e| self.err(e))?;
+            }
+            tx.execute(
+                "INSERT INTO changes (resource, op, id, namespace) VALUES (?1, 'delete', ?2, ?3)",
+                params![table.resource.as_str(), id.to_string(), namespace],
+            )
+            .map_err(|e| self.err(e))?;
+            changes.push(Change {
+                op: Op::Delete,
+                id: *id,
+                namespace,
+                name,
+            });
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        self.publish(&conn);
+        Ok(changes)
     }
 
     /// Upserts `items` into `table` in one transaction, then broadcasts the changes.
@@ -378,12 +443,7 @@ impl SqliteStore {
             .map_err(|e| self.err(e))?;
             tx.execute(
                 "INSERT INTO changes (resource, op, id, namespace) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    resource_str(table.resource),
-                    op_str(op),
-                    id.to_string(),
-                    namespace
-                ],
+                params![table.resource.as_str(), op_str(op), id.to_string(), namespace],
             )
             .map_err(|e| self.err(e))?;
             changes.push(Change {
@@ -433,6 +493,11 @@ const VALUES: Table = Table {
     kind: "value",
     resource: Resource::Values,
 };
+const CHARTS: Table = Table {
+    name: "charts",
+    kind: "chart",
+    resource: Resource::Charts,
+};
 
 impl Store for SqliteStore {
     fn specs(&self, namespace: Option<&str>) -> Result<Vec<Spec>, StoreError> {
@@ -451,39 +516,115 @@ impl Store for SqliteStore {
         self.upsert(VALUES, values)
     }
 
+    fn charts(&self, namespace: Option<&str>) -> Result<Vec<Chart>, StoreError> {
+        self.read(CHARTS, namespace)
+    }
+
+    fn apply_charts(&self, charts: Vec<Chart>) -> Result<Vec<Change>, StoreError> {
+        self.upsert(CHARTS, charts)
+    }
+
     fn delete_specs(&self, ids: &[Uuid]) -> Result<Vec<Change>, StoreError> {
+        self.delete(SPECS, ids)
+    }
+
+    fn delete_values(&self, ids: &[Uuid]) -> Result<Vec<Change>, StoreError> {
+        self.delete(VALUES, ids)
+    }
+
+    fn delete_charts(&self, ids: &[Uuid]) -> Result<Vec<Change>, StoreError> {
+        self.delete(CHARTS, ids)
+    }
+
+    fn specs_by_id(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<Spec>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT id, namespace, body FROM specs WHERE id = ?1 AND namespace = ?2")
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for id in ids {
+            let row = stmt
+                .query_row(params![id.to_string(), namespace], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if let Some(row) = row {
+                out.push(self.parse(SPECS, row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn record_statuses(&self, set: Vec<SpecStatus>, forget: &[Uuid]) -> Result<(), StoreError> {
         let mut conn = self.conn.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.err(e))?;
-        let mut changes = Vec::new();
-        for id in ids {
-            let row: Option<(String, Option<String>)> = tx
-                .query_row(
-                    "DELETE FROM specs WHERE id = ?1 RETURNING namespace, name",
-                    params![id.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
+        {
+            let mut del = tx
+                .prepare_cached("DELETE FROM statuses WHERE id = ?1")
                 .map_err(|e| self.err(e))?;
-            let Some((namespace, name)) = row else {
-                continue;
-            };
-            tx.execute(
-                "INSERT INTO changes (resource, op, id, namespace) VALUES ('specs', 'delete', ?1, ?2)",
-                params![id.to_string(), namespace],
+            for id in forget {
+                del.execute(params![id.to_string()]).map_err(|e| self.err(e))?;
+            }
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT INTO statuses (id, namespace, host, error) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (id) DO UPDATE SET
+                        namespace = excluded.namespace, host = excluded.host, error = excluded.error",
+                )
+                .map_err(|e| self.err(e))?;
+            for st in set {
+                put.execute(params![st.id.to_string(), st.namespace, st.host, st.error])
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    fn clear_statuses(&self, host: &str, namespace: &str) -> Result<(), StoreError> {
+        self.conn
+            .lock()
+            .execute(
+                "DELETE FROM statuses WHERE host = ?1 AND namespace = ?2",
+                params![host, namespace],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    fn statuses(&self, namespace: Option<&str>) -> Result<Vec<SpecStatus>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, namespace, host, error FROM statuses WHERE ?1 IS NULL OR namespace = ?1",
             )
             .map_err(|e| self.err(e))?;
-            changes.push(Change {
-                op: Op::Delete,
-                id: *id,
+        let rows = stmt
+            .query_map(params![namespace], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, namespace, host, error) = row.map_err(|e| self.err(e))?;
+            let Ok(id) = Uuid::parse_str(&id) else {
+                continue;
+            };
+            out.push(SpecStatus {
+                id,
                 namespace,
-                name,
+                host,
+                error,
             });
         }
-        tx.commit().map_err(|e| self.err(e))?;
-        self.publish(&conn);
-        Ok(changes)
+        Ok(out)
     }
 
     fn watch(&self) -> broadcast::Receiver<Event> {
@@ -531,7 +672,7 @@ mod tests {
             .unwrap();
         }
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 2);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let specs = store.specs(None).unwrap();
         assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].name.as_deref(), Some("a"));

@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use serde_json::json;
-use weir_codecs::resource::{Spec, ValueResource};
-use weir_loader::{MemoryStore, Op, Resource, SqliteStore, Store, StoreError};
+use weir_codecs::resource::{Chart, Spec, ValueResource};
+use weir_loader::{MemoryStore, Op, Resource, SpecStatus, SqliteStore, Store, StoreError};
 
 fn spec(v: serde_json::Value) -> Spec {
     Spec::from_value(&v).unwrap()
@@ -126,6 +126,116 @@ fn namespaces_list_those_with_specs(store: &dyn Store) {
     assert_eq!(names, vec!["a", "b"], "in the order written");
 }
 
+fn charts_are_stored_and_deleted_like_specs(store: &dyn Store) {
+    let chart = |ns: &str, n: i64| {
+        Chart::from_value(&json!({
+            "namespace": ns, "name": "double",
+            "specs": [{"kind": "snippet", "name": "x", "language": "cel", "code": format!("self * {n}")}],
+            "inbounds": {"in": [{"name": "x", "port": "in"}]}
+        }))
+        .unwrap()
+    };
+    let mut events = store.watch();
+    let c = store.apply_charts(vec![chart("a", 2), chart("b", 2)]).unwrap();
+    assert_eq!(c.len(), 2);
+    assert!(
+        store.apply_charts(vec![chart("a", 2)]).unwrap().is_empty(),
+        "unchanged"
+    );
+    let c2 = store.apply_charts(vec![chart("a", 3)]).unwrap();
+    assert_eq!((c2[0].op, c2[0].id), (Op::Swap, c[0].id), "upserted by name");
+    assert_eq!(
+        store.charts(Some("a")).unwrap(),
+        vec![{
+            let mut x = chart("a", 3);
+            x.id = Some(c[0].id);
+            x
+        }]
+    );
+    let e = events.try_recv().unwrap();
+    assert_eq!((e.resource, e.op), (Resource::Charts, Op::Store));
+    let d = store.delete_charts(&[c[1].id]).unwrap();
+    assert_eq!((d.len(), d[0].namespace.as_str()), (1, "b"));
+    assert_eq!(store.charts(None).unwrap().len(), 1);
+}
+
+fn values_are_deleted_by_id(store: &dyn Store) {
+    let c = store
+        .apply_values(vec![
+            ValueResource::new("a", json!(1)),
+            ValueResource::new("b", json!(2)),
+        ])
+        .unwrap();
+    let mut events = store.watch();
+    let d = store.delete_values(&[c[0].id, uuid::Uuid::now_v7()]).unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].name.as_deref(), Some("a"));
+    let e = events.try_recv().unwrap();
+    assert_eq!((e.resource, e.op, e.id), (Resource::Values, Op::Delete, c[0].id));
+    assert_eq!(store.values(None).unwrap().len(), 1);
+}
+
+fn statuses_are_recorded_per_spec_and_go_with_it(store: &dyn Store) {
+    let c = store
+        .apply_specs(vec![
+            spec(json!({"kind": "nop", "name": "a", "namespace": "x"})),
+            spec(json!({"kind": "nop", "name": "b", "namespace": "x"})),
+            spec(json!({"kind": "nop", "name": "c", "namespace": "y"})),
+        ])
+        .unwrap();
+    let mut events = store.watch();
+    let st = |i: usize, ns: &str, error: Option<&str>| SpecStatus {
+        id: c[i].id,
+        namespace: ns.into(),
+        host: "h1".into(),
+        error: error.map(str::to_string),
+    };
+    store
+        .record_statuses(
+            vec![
+                st(0, "x", None),
+                st(1, "x", Some("unknown kind")),
+                st(2, "y", None),
+            ],
+            &[],
+        )
+        .unwrap();
+    assert!(events.try_recv().is_err(), "recording a status is not a change");
+    let mut x = store.statuses(Some("x")).unwrap();
+    x.sort_by_key(|s| s.id);
+    assert_eq!(x, vec![st(0, "x", None), st(1, "x", Some("unknown kind"))]);
+    store.record_statuses(vec![st(1, "x", None)], &[c[0].id]).unwrap();
+    assert_eq!(store.statuses(Some("x")).unwrap(), vec![st(1, "x", None)]);
+    store.delete_specs(&[c[1].id]).unwrap();
+    assert!(
+        store.statuses(Some("x")).unwrap().is_empty(),
+        "a deleted spec's status goes with it"
+    );
+    store.clear_statuses("h2", "y").unwrap();
+    assert_eq!(
+        store.statuses(None).unwrap().len(),
+        1,
+        "another host's records stay"
+    );
+    store.clear_statuses("h1", "y").unwrap();
+    assert!(store.statuses(None).unwrap().is_empty());
+}
+
+fn specs_by_id_reads_only_those(store: &dyn Store) {
+    let c = store
+        .apply_specs(vec![
+            spec(json!({"kind": "nop", "name": "a"})),
+            spec(json!({"kind": "nop", "name": "b"})),
+            spec(json!({"kind": "nop", "name": "a", "namespace": "z"})),
+        ])
+        .unwrap();
+    let got = store
+        .specs_by_id("default", &[c[1].id, c[2].id, uuid::Uuid::now_v7()])
+        .unwrap();
+    assert_eq!(got.len(), 1, "only ids of that namespace");
+    assert_eq!(got[0].name.as_deref(), Some("b"));
+}
+
 /// Runs every contract check, each on a fresh store.
 fn contract(make: &dyn Fn() -> Box<dyn Store>) {
     upserts_by_name_and_reports_only_changes(make().as_ref());
@@ -133,6 +243,10 @@ fn contract(make: &dyn Fn() -> Box<dyn Store>) {
     a_batch_with_a_bad_entry_writes_nothing(make().as_ref());
     values_follow_the_same_rules_per_namespace(make().as_ref());
     namespaces_list_those_with_specs(make().as_ref());
+    charts_are_stored_and_deleted_like_specs(make().as_ref());
+    values_are_deleted_by_id(make().as_ref());
+    statuses_are_recorded_per_spec_and_go_with_it(make().as_ref());
+    specs_by_id_reads_only_those(make().as_ref());
 }
 
 #[test]

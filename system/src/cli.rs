@@ -33,6 +33,90 @@ pub enum LogFormat {
 pub enum Command {
     /// Runs namespaces: loads their specs and keeps them in step with the store.
     Start(StartArgs),
+    /// Validates resources from files and upserts them in the store, all or none.
+    Apply(ApplyArgs),
+    /// Lists resources in the store.
+    Get(GetArgs),
+    /// Deletes resources from the store, by name or as listed in files.
+    Delete(DeleteArgs),
+}
+
+/// Which resources a command is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    #[value(alias = "spec")]
+    Specs,
+    #[value(alias = "value")]
+    Values,
+    #[value(alias = "chart")]
+    Charts,
+}
+
+/// How `get` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// specs, values or charts.
+    #[arg(value_enum)]
+    pub kind: Kind,
+
+    /// A file of resources (YAML or JSON, one object or a list); `-` reads stdin (repeatable).
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// The namespace of entries that name none (the first given; `default` when none is).
+    #[arg(short = 'n', long = "namespace")]
+    pub namespaces: Vec<String>,
+
+    /// Prints what would change, with a diff of each changed resource, and writes nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// specs, values or charts.
+    #[arg(value_enum)]
+    pub kind: Kind,
+
+    /// Only resources with these names.
+    pub names: Vec<String>,
+
+    /// Only these namespaces (repeatable); every namespace when none is given.
+    #[arg(short = 'n', long = "namespace")]
+    pub namespaces: Vec<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: Output,
+
+    /// Shows values' data instead of a mask.
+    #[arg(long = "show-values")]
+    pub show_values: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// specs, values or charts.
+    #[arg(value_enum)]
+    pub kind: Kind,
+
+    /// Names of the resources to delete (in the namespaces given by -n, else `default`).
+    pub names: Vec<String>,
+
+    /// A file listing the resources to delete, by id or (namespace, name); `-` reads stdin.
+    #[arg(short = 'f', long = "filename")]
+    pub files: Vec<PathBuf>,
+
+    /// The namespaces of the names given, and of file entries that name none (the first).
+    #[arg(short = 'n', long = "namespace")]
+    pub namespaces: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -9,31 +9,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use tokio::sync::Mutex;
 use weir_codecs::resource::{parse_specs, parse_values, read_entries, Format};
-use weir_loader::{Loader, MemoryStore, Store};
+use weir_loader::{Loader, Store};
 use weir_symbols::{HostEnv, Table};
 
 use crate::cli::StartArgs;
 use crate::settings::Settings;
-
-fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
-    match url.split_once("://").map(|(s, _)| s) {
-        Some("memory") => Ok(Arc::new(MemoryStore::new())),
-        Some("sqlite") => {
-            let path = url.split_once("://").map_or("", |(_, p)| p);
-            if path.is_empty() {
-                bail!("store \"{url}\": expected a file path, as in sqlite://.weir/weir.db");
-            }
-            let store = weir_loader::SqliteStore::open(Path::new(path))
-                .with_context(|| format!("store \"{url}\""))?;
-            weir_codecs::guard::protect_path(Path::new(path));
-            Ok(Arc::new(store))
-        }
-        Some(other) => {
-            bail!("store \"{url}\": the {other} store is not supported yet (use memory:// or sqlite://PATH)")
-        }
-        None => bail!("store \"{url}\": expected a URL such as memory:// or sqlite://PATH"),
-    }
-}
+use crate::store::open_store;
 
 fn parse_env(pairs: &[String]) -> anyhow::Result<HostEnv> {
     let mut env = BTreeMap::new();

@@ -1,15 +1,52 @@
 //! The `weir` binary: parses the command line (`cli.rs`), sets up logging, and runs the command.
-//! `weir start` runs a host (`host.rs`): a store, one symbol table and loader per namespace.
+//! `weir start` runs a host (`host.rs`): a store, one symbol table and loader per namespace;
+//! `weir apply|get|delete` (`apply.rs`, `get.rs`, `delete.rs`) edit the store.
 
+mod apply;
 mod cli;
+mod delete;
+mod get;
 mod host;
+mod output;
+mod resources;
 mod settings;
+mod store;
+mod validate;
 
 use clap::Parser;
 
 /// mimalloc: many small, short-lived allocations per request (sessions, lanes, values).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `apply`, `get` and `delete`, for the resource kind they name.
+fn resource_command(command: &cli::Command, settings: &settings::Settings) -> anyhow::Result<()> {
+    use cli::{Command, Kind};
+    use weir_codecs::resource::{Chart, Spec, ValueResource};
+    let store = store::open_store(&settings.store)?;
+    let store = store.as_ref();
+    match command {
+        Command::Start(_) => Ok(()),
+        Command::Apply(args) => {
+            let scheme = weir_extensions::scheme();
+            match args.kind {
+                Kind::Specs => apply::apply::<Spec>(args, store, &scheme),
+                Kind::Values => apply::apply::<ValueResource>(args, store, &scheme),
+                Kind::Charts => apply::apply::<Chart>(args, store, &scheme),
+            }
+        }
+        Command::Get(args) => match args.kind {
+            Kind::Specs => get::get::<Spec>(args, store),
+            Kind::Values => get::get::<ValueResource>(args, store),
+            Kind::Charts => get::get::<Chart>(args, store),
+        },
+        Command::Delete(args) => match args.kind {
+            Kind::Specs => delete::delete::<Spec>(args, store),
+            Kind::Values => delete::delete::<ValueResource>(args, store),
+            Kind::Charts => delete::delete::<Chart>(args, store),
+        },
+    }
+}
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
@@ -31,6 +68,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             cli::Command::Start(args) => host::start(args, &settings).await,
+            command => resource_command(command, &settings),
         }
     });
     match result {
