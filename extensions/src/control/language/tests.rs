@@ -318,8 +318,10 @@ async fn javascript_workers_leave_when_the_program_is_dropped() {
 
 #[tokio::test]
 async fn javascript_limits_memory_and_stack() {
-    let code = "export default (args) => {\n  if (args.hog) { let a = []; while (true) a.push('x'.repeat(1000) + a.length) }\n  return 'fine'\n}";
-    let program = compile("javascript", code, &Options::default()).expect("compiles");
+    // Big strings reach the heap limit in a few thousand steps, well within the (generous) deadline
+    // even on a busy machine.
+    let code = "export default (args) => {\n  if (args.hog) { let a = []; while (true) a.push('x'.repeat(100000) + a.length) }\n  return 'fine'\n}";
+    let program = compile("javascript", code, &opts(Some(120_000))).expect("compiles");
     let p = Process::new();
     let err = program
         .run(&p, Value::map([("hog", Value::Bool(true))]))
