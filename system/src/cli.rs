@@ -39,6 +39,55 @@ pub enum Command {
     Get(GetArgs),
     /// Deletes resources from the store, by name or as listed in files.
     Delete(DeleteArgs),
+    /// Runs one job through a node and prints its events as they come.
+    Run(RunArgs),
+}
+
+/// How `run` prints events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RunOutput {
+    /// Tokens inline, other events as lines, then the result.
+    Text,
+    /// Every event as one JSON line.
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The node (spec name) to write the input into.
+    pub node: String,
+
+    /// The namespace of the node.
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    pub namespace: String,
+
+    /// The input: JSON, or else taken as a string.
+    #[arg(short = 'i', long = "input", conflicts_with = "file")]
+    pub input: Option<String>,
+
+    /// A YAML or JSON file holding the input; `-` reads stdin.
+    #[arg(short = 'f', long = "filename")]
+    pub file: Option<PathBuf>,
+
+    /// The in port index of the node to write into.
+    #[arg(long, default_value_t = 0)]
+    pub port: usize,
+
+    /// A file of specs to store before running (repeatable).
+    #[arg(long = "from-specs")]
+    pub from_specs: Vec<PathBuf>,
+
+    /// A file of values to store before running (repeatable).
+    #[arg(long = "from-values")]
+    pub from_values: Vec<PathBuf>,
+
+    /// Env for templating, KEY=VALUE (repeatable).
+    #[arg(short = 'e', long = "env", visible_alias = "environment")]
+    pub env: Vec<String>,
+
+    /// How to print events.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = RunOutput::Text)]
+    pub output: RunOutput,
 }
 
 /// Which resources a command is about.

@@ -16,7 +16,7 @@ use crate::cli::StartArgs;
 use crate::settings::Settings;
 use crate::store::open_store;
 
-fn parse_env(pairs: &[String]) -> anyhow::Result<HostEnv> {
+pub(crate) fn parse_env(pairs: &[String]) -> anyhow::Result<HostEnv> {
     let mut env = BTreeMap::new();
     for p in pairs {
         let Some((k, v)) = p.split_once('=') else {
@@ -40,7 +40,7 @@ fn read(path: &Path) -> anyhow::Result<(String, Format)> {
     Ok((text, format))
 }
 
-fn load_files(store: &dyn Store, args: &StartArgs) -> anyhow::Result<()> {
+pub(crate) fn load_files(store: &dyn Store, args: &StartArgs) -> anyhow::Result<()> {
     let default_ns = args
         .namespaces
         .first()

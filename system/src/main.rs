@@ -1,6 +1,7 @@
 //! The `weir` binary: parses the command line (`cli.rs`), sets up logging, and runs the command.
 //! `weir start` runs a host (`host.rs`): a store, one symbol table and loader per namespace;
-//! `weir apply|get|delete` (`apply.rs`, `get.rs`, `delete.rs`) edit the store.
+//! `weir apply|get|delete` (`apply.rs`, `get.rs`, `delete.rs`) edit the store; `weir run` (`run.rs`)
+//! runs one job and prints its events.
 
 mod apply;
 mod cli;
@@ -9,6 +10,7 @@ mod get;
 mod host;
 mod output;
 mod resources;
+mod run;
 mod settings;
 mod store;
 mod validate;
@@ -26,7 +28,7 @@ fn resource_command(command: &cli::Command, settings: &settings::Settings) -> an
     let store = store::open_store(&settings.store)?;
     let store = store.as_ref();
     match command {
-        Command::Start(_) => Ok(()),
+        Command::Start(_) | Command::Run(_) => Ok(()),
         Command::Apply(args) => {
             let scheme = weir_extensions::scheme();
             match args.kind {
@@ -65,6 +67,16 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let cli::Command::Run(args) = &cli.command {
+        return match runtime.block_on(run::run(args, &settings)) {
+            Ok(weir_engine::job::JobStatus::Completed) => std::process::ExitCode::SUCCESS,
+            Ok(_) => std::process::ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("weir: {e:#}");
+                std::process::ExitCode::from(2)
+            }
+        };
+    }
     let result = runtime.block_on(async {
         match &cli.command {
             cli::Command::Start(args) => host::start(args, &settings).await,
