@@ -1,18 +1,18 @@
-//! The host: a store, one symbol table and loader per namespace, and a clean shutdown on SIGINT or
-//! SIGTERM (every table closes, upstream first: listeners stop taking requests and drain, `term` ports
-//! run).
+//! The host: a store, the namespaces it runs (`runtimes.rs`: every namespace of the store, followed
+//! as they come and go, unless `-n` names some), and a clean shutdown on SIGINT or SIGTERM (every
+//! table closes, upstream first: listeners stop taking requests and drain, `term` ports run).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use tokio::sync::Mutex;
 use weir_codecs::resource::{parse_specs, parse_values, read_entries, Format};
-use weir_loader::{Loader, Store};
-use weir_symbols::{HostEnv, Table};
+use weir_loader::Store;
+use weir_symbols::HostEnv;
 
 use crate::cli::StartArgs;
+use crate::runtimes::Runtimes;
 use crate::settings::Settings;
 use crate::store::open_store;
 
@@ -127,42 +127,24 @@ pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> 
     let host_env = parse_env(&args.env)?;
     load_files(store.as_ref(), args)?;
     let scheme = Arc::new(weir_extensions::scheme());
-    let namespaces = if args.namespaces.is_empty() {
-        store.namespaces()?
-    } else {
-        args.namespaces.clone()
-    };
-    if namespaces.is_empty() {
-        tracing::warn!("no namespace to run: the store has no specs and no -n was given");
-    }
-    let mut tables = Vec::new();
-    let mut loaders = Vec::new();
-    for ns in &namespaces {
-        let table = Arc::new(Mutex::new(Table::new(
-            ns.clone(),
-            scheme.clone(),
-            host_env.clone(),
-        )));
-        let loader = Loader::new(store.clone(), table.clone());
-        loader.reload().await?;
-        for (_, name, status) in table.lock().await.statuses() {
-            tracing::info!(namespace = %ns, spec = %name, "{status:?}");
+    let mut runtimes = Runtimes::new(store.clone(), scheme, host_env);
+    if args.namespaces.is_empty() {
+        let namespaces = store.namespaces()?;
+        if namespaces.is_empty() {
+            tracing::info!("the store has no specs yet: namespaces start as they are applied");
         }
-        loaders.push(tokio::spawn(async move {
-            if let Err(e) = loader.run().await {
-                tracing::error!("loader stopped: {e}");
-            }
-        }));
-        tables.push(table);
+        for ns in &namespaces {
+            runtimes.start(ns).await?;
+        }
+        runtimes.follow(signals.recv()).await;
+    } else {
+        for ns in &args.namespaces {
+            runtimes.start(ns).await?;
+        }
+        signals.recv().await;
     }
-    signals.recv().await;
     tracing::info!("shutting down");
-    for l in &loaders {
-        l.abort();
-    }
-    for t in &tables {
-        t.lock().await.shutdown(std::time::Duration::from_secs(10)).await;
-    }
+    runtimes.stop_all().await;
     let left = weir_engine::drain::wait(std::time::Duration::from_secs(30)).await;
     if left > 0 {
         tracing::warn!("{left} listener(s) still draining at exit");

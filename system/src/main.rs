@@ -9,6 +9,7 @@ mod get;
 mod host;
 mod output;
 mod resources;
+mod runtimes;
 mod settings;
 mod store;
 mod validate;
