@@ -175,7 +175,9 @@ fn host(db: &Path, ns: &str, port: u16) -> Child {
             return child;
         }
     }
-    panic!("weir start ended before listening");
+    let _ = child.kill();
+    let status = child.wait();
+    panic!("weir start ended before listening: {status:?}");
 }
 
 fn cross_process(c: &mut Criterion) {
