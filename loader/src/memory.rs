@@ -140,6 +140,14 @@ impl Store for MemoryStore {
         Ok(list(&self.state.lock().charts, namespace))
     }
 
+    fn namespaces(&self) -> Result<Vec<String>, StoreError> {
+        let s = self.state.lock();
+        let mut ns: Vec<String> = s.specs.values().map(|x| x.namespace.clone()).collect();
+        ns.sort();
+        ns.dedup();
+        Ok(ns)
+    }
+
     fn specs_by_id(&self, namespace: &str, ids: &[Uuid]) -> Result<Vec<Spec>, StoreError> {
         let s = self.state.lock();
         Ok(ids

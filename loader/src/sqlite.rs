@@ -528,6 +528,17 @@ impl Store for SqliteStore {
         self.delete(SPECS, ids)
     }
 
+    fn namespaces(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT DISTINCT namespace FROM specs ORDER BY namespace")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     fn delete_values(&self, ids: &[Uuid]) -> Result<Vec<Change>, StoreError> {
         self.delete(VALUES, ids)
     }

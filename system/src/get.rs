@@ -97,20 +97,16 @@ pub fn get<T: Columns>(args: &GetArgs, store: &dyn Store) -> anyhow::Result<()> 
         }
         all
     };
+    let mut missing = Vec::new();
     if !args.names.is_empty() {
-        items.retain(|i| {
-            args.names
-                .iter()
-                .any(|n| i.name() == Some(n.as_str()) || i.id().is_some_and(|id| id.to_string() == *n))
-        });
-        for n in &args.names {
-            if !items
-                .iter()
-                .any(|i| i.name() == Some(n.as_str()) || i.id().is_some_and(|id| id.to_string() == *n))
-            {
-                eprintln!("{} \"{n}\" not found", T::KIND);
-            }
-        }
+        let named = |i: &T, n: &str| i.name() == Some(n) || i.id().is_some_and(|id| id.to_string() == n);
+        items.retain(|i| args.names.iter().any(|n| named(i, n)));
+        missing = args
+            .names
+            .iter()
+            .filter(|n| !items.iter().any(|i| named(i, n)))
+            .map(|n| format!("{} \"{n}\"", T::KIND))
+            .collect();
     }
     if !args.show_values {
         for i in &mut items {
@@ -123,7 +119,7 @@ pub fn get<T: Columns>(args: &GetArgs, store: &dyn Store) -> anyhow::Result<()> 
         Output::Table => {
             if items.is_empty() {
                 eprintln!("no {} found", T::PLURAL);
-                return Ok(());
+                return not_found(&missing);
             }
             let statuses = StatusIndex::load(store, &args.namespaces)?;
             let rows: Vec<Vec<String>> = items.iter().map(|i| i.row(&statuses)).collect();
@@ -131,5 +127,14 @@ pub fn get<T: Columns>(args: &GetArgs, store: &dyn Store) -> anyhow::Result<()> 
         }
     };
     print!("{text}");
-    Ok(())
+    not_found(&missing)
+}
+
+/// An error naming the resources asked for by name and not found.
+fn not_found(missing: &[String]) -> anyhow::Result<()> {
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("not found: {}", missing.join(", "))
+    }
 }

@@ -1,20 +1,23 @@
-//! The host: a store, one symbol table and loader per namespace, and a clean shutdown on SIGINT or
-//! SIGTERM (every table closes, upstream first: listeners stop taking requests and drain, `term` ports
-//! run).
+//! The host: a store, the namespaces it runs (`runtimes.rs`: every namespace of the store, followed
+//! as they come and go, unless `-n` names some), and a clean shutdown on SIGINT or SIGTERM (every
+//! table closes, upstream first: listeners stop taking requests and drain, `term` ports run).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
-use tokio::sync::Mutex;
-use weir_codecs::resource::{parse_specs, parse_values, read_entries, Format};
-use weir_loader::{Loader, Store};
-use weir_symbols::{HostEnv, Table};
+use anyhow::bail;
+use weir_codecs::codec::Scheme;
+use weir_codecs::resource::{Chart, Spec, ValueResource};
+use weir_loader::Store;
+use weir_symbols::HostEnv;
 
 use crate::cli::StartArgs;
+use crate::resources::{default_namespace, read_files};
+use crate::runtimes::Runtimes;
 use crate::settings::Settings;
 use crate::store::open_store;
+use crate::validate::{validate, Check};
 
 pub(crate) fn parse_env(pairs: &[String]) -> anyhow::Result<HostEnv> {
     let mut env = BTreeMap::new();
@@ -27,56 +30,33 @@ pub(crate) fn parse_env(pairs: &[String]) -> anyhow::Result<HostEnv> {
     Ok(env)
 }
 
-/// Which entries of a file name their namespace.
-fn named_namespaces(text: &str, format: Format) -> Vec<bool> {
-    read_entries(text, format)
-        .map(|es| es.iter().map(|e| e.get("namespace").is_some()).collect())
-        .unwrap_or_default()
-}
-
-fn read(path: &Path) -> anyhow::Result<(String, Format)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let format = Format::detect(path, &text);
-    Ok((text, format))
-}
-
-pub(crate) fn load_files(store: &dyn Store, args: &StartArgs) -> anyhow::Result<()> {
-    let default_ns = args
-        .namespaces
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "default".into());
-    if !args.from_charts.is_empty() {
-        bail!("--from-charts: charts are not supported yet");
+/// Validates and stores the resources of `files` (entries without a namespace get `default_ns`), as
+/// `weir apply` does.
+fn load<T: Check>(
+    store: &dyn Store,
+    scheme: &Scheme,
+    files: &[PathBuf],
+    default_ns: &str,
+) -> anyhow::Result<()> {
+    if files.is_empty() {
+        return Ok(());
     }
-    for path in &args.from_values {
-        let (text, format) = read(path)?;
-        let named = named_namespaces(&text, format);
-        let mut values =
-            parse_values(&text, format).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        for (i, v) in values.iter_mut().enumerate() {
-            if !named.get(i).copied().unwrap_or(false) {
-                v.namespace.clone_from(&default_ns);
-            }
-        }
-        store
-            .apply_values(values)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let (items, report) = validate(read_files::<T>(files, default_ns)?, scheme);
+    for w in &report.warnings {
+        tracing::warn!("{w}");
     }
-    for path in &args.from_specs {
-        let (text, format) = read(path)?;
-        let named = named_namespaces(&text, format);
-        let mut specs = parse_specs(&text, format).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        for (i, s) in specs.iter_mut().enumerate() {
-            if !named.get(i).copied().unwrap_or(false) {
-                s.namespace.clone_from(&default_ns);
-            }
-        }
-        store
-            .apply_specs(specs)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if !report.errors.is_empty() {
+        bail!("--from-{}: {}", T::PLURAL, report.errors.join("\n"));
     }
+    T::write(store, items).map_err(|e| anyhow::anyhow!("--from-{}: {e}", T::PLURAL))?;
     Ok(())
+}
+
+pub(crate) fn load_files(store: &dyn Store, scheme: &Scheme, args: &StartArgs) -> anyhow::Result<()> {
+    let default_ns = default_namespace(&args.namespaces);
+    load::<ValueResource>(store, scheme, &args.from_values, &default_ns)?;
+    load::<Chart>(store, scheme, &args.from_charts, &default_ns)?;
+    load::<Spec>(store, scheme, &args.from_specs, &default_ns)
 }
 
 /// SIGINT and SIGTERM, registered when made: a signal that arrives while specs are still loading
@@ -125,44 +105,26 @@ pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> 
     let mut signals = Signals::register()?;
     let store = open_store(&settings.store)?;
     let host_env = parse_env(&args.env)?;
-    load_files(store.as_ref(), args)?;
     let scheme = Arc::new(weir_extensions::scheme());
-    let namespaces = if args.namespaces.is_empty() {
-        store.namespaces()?
-    } else {
-        args.namespaces.clone()
-    };
-    if namespaces.is_empty() {
-        tracing::warn!("no namespace to run: the store has no specs and no -n was given");
-    }
-    let mut tables = Vec::new();
-    let mut loaders = Vec::new();
-    for ns in &namespaces {
-        let table = Arc::new(Mutex::new(Table::new(
-            ns.clone(),
-            scheme.clone(),
-            host_env.clone(),
-        )));
-        let loader = Loader::new(store.clone(), table.clone());
-        loader.reload().await?;
-        for (_, name, status) in table.lock().await.statuses() {
-            tracing::info!(namespace = %ns, spec = %name, "{status:?}");
+    load_files(store.as_ref(), &scheme, args)?;
+    let mut runtimes = Runtimes::new(store.clone(), scheme, host_env);
+    if args.namespaces.is_empty() {
+        let namespaces = store.namespaces()?;
+        if namespaces.is_empty() {
+            tracing::info!("the store has no specs yet: namespaces start as they are applied");
         }
-        loaders.push(tokio::spawn(async move {
-            if let Err(e) = loader.run().await {
-                tracing::error!("loader stopped: {e}");
-            }
-        }));
-        tables.push(table);
+        for ns in &namespaces {
+            runtimes.start(ns).await?;
+        }
+        runtimes.follow(signals.recv()).await;
+    } else {
+        for ns in &args.namespaces {
+            runtimes.start(ns).await?;
+        }
+        signals.recv().await;
     }
-    signals.recv().await;
     tracing::info!("shutting down");
-    for l in &loaders {
-        l.abort();
-    }
-    for t in &tables {
-        t.lock().await.shutdown(std::time::Duration::from_secs(10)).await;
-    }
+    runtimes.stop_all().await;
     let left = weir_engine::drain::wait(std::time::Duration::from_secs(30)).await;
     if left > 0 {
         tracing::warn!("{left} listener(s) still draining at exit");

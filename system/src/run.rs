@@ -92,10 +92,10 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<JobStatu
         system_addr: None,
         no_system: true,
     };
-    crate::host::load_files(store.as_ref(), &files)?;
+    let scheme = Arc::new(weir_extensions::scheme());
+    crate::host::load_files(store.as_ref(), &scheme, &files)?;
     let value = input(args)?;
     let host_env = crate::host::parse_env(&args.env)?;
-    let scheme = Arc::new(weir_extensions::scheme());
     let table = Arc::new(Mutex::new(Table::new(namespace.clone(), scheme, host_env)));
     Loader::new(store.clone(), table.clone()).reload().await?;
     let kinds: HashMap<String, String> = store

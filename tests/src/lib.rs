@@ -164,6 +164,55 @@ impl Drop for Weir {
     }
 }
 
+/// What a finished `weir` command printed.
+#[derive(Debug)]
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// Runs `weir ARGS` to completion in the workspace root, feeding `stdin` when given.
+pub fn run(args: &[&str], stdin: Option<&str>) -> Finished {
+    use std::io::Write;
+    let mut child = Command::new(binary())
+        .args(args)
+        .current_dir(root())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start weir");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        let text = text.to_string();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(text.as_bytes());
+        });
+    }
+    let out = child.wait_with_output().expect("wait for weir");
+    Finished {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A fresh SQLite store URL under a temporary folder of this test run.
+pub fn sqlite_store() -> String {
+    let db = temp_file("placeholder", "").with_file_name("weir.db");
+    format!("sqlite://{}", db.display())
+}
+
 /// A file under a fresh temporary folder of this test run.
 pub fn temp_file(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("weir-test-{}-{}", std::process::id(), unique()));
