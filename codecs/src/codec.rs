@@ -44,6 +44,26 @@ pub struct CompileContext<'a> {
     pub namespace: &'a str,
     /// The spec's name, or its id when it has none.
     pub name: &'a str,
+    /// The scheme the spec is compiled with, so that a composite kind (`block`, `step`, a chart) can
+    /// compile the specs inside it. `None` where a kind is compiled on its own.
+    pub scheme: Option<&'a Scheme>,
+}
+
+impl<'a> CompileContext<'a> {
+    /// A context without a scheme (composite kinds then refuse to compile).
+    pub const fn new(namespace: &'a str, name: &'a str) -> Self {
+        CompileContext {
+            namespace,
+            name,
+            scheme: None,
+        }
+    }
+
+    /// The same context with `scheme` for inner specs.
+    pub const fn with_scheme(mut self, scheme: &'a Scheme) -> Self {
+        self.scheme = Some(scheme);
+        self
+    }
 }
 
 /// A typed node kind.
@@ -331,10 +351,7 @@ mod tests {
         s
     }
 
-    const CX: CompileContext<'static> = CompileContext {
-        namespace: "default",
-        name: "l",
-    };
+    const CX: CompileContext<'static> = CompileContext::new("default", "l");
 
     #[test]
     fn coerces_like_uniflow() {

@@ -359,6 +359,18 @@ impl Cx {
         !self.runtime.targets(port).is_empty()
     }
 
+    /// Where `port` leads, in link order (empty when unconnected). A node that reads a reply itself
+    /// (`pipe`, `try`, `retry`) opens lanes to these targets instead of emitting.
+    pub fn targets(&self, port: OutPort) -> &[Target] {
+        self.runtime.targets(port)
+    }
+
+    /// Ends the reply of the input being handled with `err`, as it is: unlike returning the error
+    /// from the handler, it is not routed to `error` (the node has handled it already).
+    pub fn fail(&mut self, err: Error) {
+        self.push_now(Part::Fail(err));
+    }
+
     /// Records a warning on the process.
     pub fn warn(&self, message: impl Into<String>) {
         self.process

@@ -91,10 +91,7 @@ pub(crate) fn compile(spec: &Spec, env: &BoundEnv, scheme: &Scheme) -> Result<Bo
             .map_err(|e| issue(spec, e.field.clone(), e.source.to_string()).to_string())?;
     }
     let name = spec.name_or_id();
-    let cx = CompileContext {
-        namespace: &spec.namespace,
-        name: &name,
-    };
+    let cx = CompileContext::new(&spec.namespace, &name).with_scheme(scheme);
     codec.compile(&fields, &cx).map_err(|issues| {
         issues
             .into_iter()

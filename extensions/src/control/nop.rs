@@ -60,13 +60,7 @@ mod tests {
         let codec = scheme.get("nop").expect("nop is registered");
         assert_eq!(codec.ports(), Ports::new(&["in"], &[]));
         let node = codec
-            .compile(
-                &json!({}),
-                &CompileContext {
-                    namespace: "default",
-                    name: "n",
-                },
-            )
+            .compile(&json!({}), &CompileContext::new("default", "n"))
             .expect("nop compiles");
         let mut g = Graph::new();
         let slot = g.slot("n");

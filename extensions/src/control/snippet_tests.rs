@@ -14,13 +14,7 @@ fn compile(fields: Json) -> std::result::Result<BoxedNode, Vec<FieldIssue>> {
     let mut scheme = Scheme::new();
     crate::control::register(&mut scheme);
     let codec = scheme.get("snippet").expect("snippet is registered");
-    codec.compile(
-        &fields,
-        &CompileContext {
-            namespace: "default",
-            name: "s",
-        },
-    )
+    codec.compile(&fields, &CompileContext::new("default", "s"))
 }
 
 fn load(g: &mut Graph, fields: Json) -> Arc<NodeSlot> {

@@ -16,13 +16,7 @@ fn compile(fields: Json) -> std::result::Result<BoxedNode, Vec<FieldIssue>> {
     let mut scheme = Scheme::new();
     crate::io::register(&mut scheme);
     let codec = scheme.get("print").expect("print is registered");
-    codec.compile(
-        &fields,
-        &CompileContext {
-            namespace: "default",
-            name: "p",
-        },
-    )
+    codec.compile(&fields, &CompileContext::new("default", "p"))
 }
 
 fn load(g: &mut Graph, fields: Json) -> Arc<NodeSlot> {
@@ -146,10 +140,7 @@ async fn the_documented_flow_prints_what_a_snippet_formats() {
     let mut scheme = Scheme::new();
     crate::control::register(&mut scheme);
     crate::io::register(&mut scheme);
-    let cx = |name| CompileContext {
-        namespace: "default",
-        name,
-    };
+    let cx = |name| CompileContext::new("default", name);
     let greet = json!({"language": "cel", "code": "['%s says hello (%d)\\n', self.name, self.count]"});
     let greet = scheme
         .get("snippet")

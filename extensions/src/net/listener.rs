@@ -381,10 +381,7 @@ mod tests {
     use serde_json::json;
     use weir_codecs::codec::Scheme;
 
-    const CX: CompileContext<'static> = CompileContext {
-        namespace: "default",
-        name: "http",
-    };
+    const CX: CompileContext<'static> = CompileContext::new("default", "http");
 
     fn decode(fields: serde_json::Value) -> std::result::Result<Config, Vec<FieldIssue>> {
         let mut s = Scheme::new();

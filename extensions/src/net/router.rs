@@ -148,10 +148,7 @@ mod tests {
     use serde_json::json;
     use weir_codecs::codec::Scheme;
 
-    const CX: CompileContext<'static> = CompileContext {
-        namespace: "default",
-        name: "router",
-    };
+    const CX: CompileContext<'static> = CompileContext::new("default", "router");
 
     fn compile(fields: serde_json::Value) -> std::result::Result<BoxedNode, Vec<FieldIssue>> {
         let mut s = Scheme::new();

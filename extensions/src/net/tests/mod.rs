@@ -22,10 +22,7 @@ fn scheme() -> Scheme {
 
 /// Compiles `fields` as a spec of `kind` through the registered codec.
 fn compile(kind: &str, fields: serde_json::Value) -> BoxedNode {
-    let cx = CompileContext {
-        namespace: "test",
-        name: kind,
-    };
+    let cx = CompileContext::new("test", kind);
     scheme()
         .get(kind)
         .expect("registered")
@@ -69,10 +66,7 @@ fn serve(g: &mut Graph, extra: serde_json::Value, links: &[(OutPort, &str, usize
         .decode(&fields)
         .expect("valid fields");
     let typed: ListenerFields = serde_json::from_value(decoded).expect("typed fields");
-    let cx = CompileContext {
-        namespace: "test",
-        name: "http",
-    };
+    let cx = CompileContext::new("test", "http");
     let listener = Listener::new(Config::from_fields(typed, &cx).expect("config"));
     let node = BoxedNode::new(listener.clone());
     let slot = install(g, "http", node.clone(), links);
