@@ -11,6 +11,14 @@ cargo --version
 echo "== build"
 cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
 
+echo "== services"
+# PostgreSQL for the `sql` kind's tests: installed from Debian when missing, a fresh cluster on
+# 127.0.0.1, stopped by its PID when this script ends. Without it the PostgreSQL tests fail under
+# CI=true and are skipped elsewhere.
+source scripts/postgres.sh
+trap postgres_stop EXIT
+postgres_start || echo "warning: no PostgreSQL for the tests (WEIR_TEST_POSTGRES_URL unset)" >&2
+
 echo "== test"
 set +e
 cargo test --workspace --locked -- --color never 2>&1 | tee target/test-output.txt

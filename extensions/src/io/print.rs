@@ -7,7 +7,8 @@
 //! - Without `filename`, the payload names the file: `[filename, format, args...]`, opened for each
 //!   packet.
 //!
-//! `/dev/stdout` and `/dev/stderr` are the host's own streams on every platform. Nothing is added to
+//! `/dev/stdout` and `/dev/stderr` are the host's own streams on every platform. The store's own files
+//! are refused outside the `system` namespace (`weir_codecs::guard`). Nothing is added to
 //! the output: write `\n` in the format for a line. The formatting is Go's (`%v`, `%d`, `%s`, `%q`,
 //! `%x`, widths and flags, `%!d(string=x)` for a mismatch), by the codecs' Go-template `printf`.
 
@@ -49,10 +50,12 @@ impl Kind for PrintKind {
         "Writes each payload, formatted like Go's fmt.Fprintf, to a file or stdout; answers with the bytes written."
     }
 
-    fn compile(&self, fields: PrintFields, _cx: &CompileContext<'_>) -> Result<BoxedNode, FieldIssue> {
+    fn compile(&self, fields: PrintFields, cx: &CompileContext<'_>) -> Result<BoxedNode, FieldIssue> {
         let print = match fields.filename.as_deref() {
-            None | Some("") => Print::dynamic(),
-            Some(name) => Print::to_file(name).map_err(|e| FieldIssue::new("filename", e.message()))?,
+            None | Some("") => Print::dynamic_in(cx.namespace),
+            Some(name) => {
+                Print::to_file_in(cx.namespace, name).map_err(|e| FieldIssue::new("filename", e.message()))?
+            }
         };
         Ok(BoxedNode::new(OneToOneNode(print)))
     }
@@ -64,6 +67,8 @@ type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
 #[derive(Clone)]
 pub struct Print {
     sink: Option<Sink>,
+    /// The namespace of the spec, for the guard on the store's files.
+    namespace: Arc<str>,
 }
 
 impl std::fmt::Debug for Print {
@@ -75,10 +80,17 @@ impl std::fmt::Debug for Print {
 }
 
 impl Print {
-    /// Writes to `filename`, opened now (append, created when missing).
+    /// Writes to `filename`, opened now (append, created when missing), for a spec of the `system`
+    /// namespace.
     pub fn to_file(filename: &str) -> Result<Self> {
+        Self::to_file_in(weir_codecs::guard::SYSTEM_NAMESPACE, filename)
+    }
+
+    /// Writes to `filename` for a spec of `namespace`, which may not open the store's files.
+    pub fn to_file_in(namespace: &str, filename: &str) -> Result<Self> {
         Ok(Print {
-            sink: Some(Arc::new(Mutex::new(open(filename)?))),
+            sink: Some(Arc::new(Mutex::new(open(namespace, filename)?))),
+            namespace: namespace.into(),
         })
     }
 
@@ -86,32 +98,49 @@ impl Print {
     pub fn to_writer(writer: impl Write + Send + 'static) -> Self {
         Print {
             sink: Some(Arc::new(Mutex::new(Box::new(writer)))),
+            namespace: weir_codecs::guard::SYSTEM_NAMESPACE.into(),
         }
     }
 
-    /// Takes the file name from each payload.
+    /// Takes the file name from each payload, for a spec of the `system` namespace.
     pub fn dynamic() -> Self {
-        Print { sink: None }
+        Self::dynamic_in(weir_codecs::guard::SYSTEM_NAMESPACE)
+    }
+
+    /// Takes the file name from each payload, for a spec of `namespace`.
+    pub fn dynamic_in(namespace: &str) -> Self {
+        Print {
+            sink: None,
+            namespace: namespace.into(),
+        }
     }
 }
 
-/// Opens `filename` for appending; the standard streams by their device names.
-fn open(filename: &str) -> Result<Box<dyn Write + Send>> {
+/// Opens `filename` for appending; the standard streams by their device names. The store's files are
+/// refused outside `system`.
+fn open(namespace: &str, filename: &str) -> Result<Box<dyn Write + Send>> {
     match filename {
         "/dev/stdout" => Ok(Box::new(std::io::stdout())),
         "/dev/stderr" => Ok(Box::new(std::io::stderr())),
-        _ => OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(filename)
-            .map(|f| Box::new(f) as Box<dyn Write + Send>)
-            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("cannot open {filename:?}: {e}"))),
+        _ => weir_codecs::guard::check_path(namespace, std::path::Path::new(filename))
+            .map_err(|e| Error::new(ErrorKind::UnsupportedValue, e.to_string()))
+            .and_then(|()| open_file(filename)),
     }
+}
+
+fn open_file(filename: &str) -> Result<Box<dyn Write + Send>> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(filename)
+        .map(|f| Box::new(f) as Box<dyn Write + Send>)
+        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("cannot open {filename:?}: {e}")))
 }
 
 impl OneToOne for Print {
     async fn call(&self, _process: &Arc<Process>, value: Value) -> Result<Value> {
         let sink = self.sink.clone();
+        let namespace = self.namespace.clone();
         let written = tokio::task::spawn_blocking(move || -> Result<usize> {
             match sink {
                 Some(sink) => {
@@ -125,7 +154,7 @@ impl OneToOne for Print {
                     };
                     let (format, args) = split(&value, 1)?;
                     let text = sprintf(format, args)?;
-                    write(&mut *open(filename)?, &text)
+                    write(&mut *open(&namespace, filename)?, &text)
                 }
             }
         })

@@ -162,3 +162,26 @@ async fn the_documented_flow_prints_what_a_snippet_formats() {
     assert_eq!(out, Ok(vec![]), "nop answers with nothing");
     assert_eq!(file.read(), "ann says hello (2)\n");
 }
+
+#[tokio::test]
+async fn the_stores_files_are_refused_outside_the_system_namespace() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let db = dir.path().join("weir.db");
+    std::fs::write(&db, "").expect("write");
+    weir_codecs::guard::protect_path(&db);
+    let name = db.to_string_lossy().into_owned();
+    let issues = compile(json!({"filename": name})).unwrap_err();
+    assert_eq!(issues[0].field, "filename");
+    assert!(
+        issues[0].message.contains("one of the store's own files"),
+        "{issues:?}"
+    );
+    let mut g = Graph::new();
+    let slot = load(&mut g, json!({}));
+    let err = call(&slot, Value::from(json!([format!("{name}-journal"), "x"])))
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("one of the store's own files"), "{err}");
+    assert_eq!(std::fs::read_to_string(&db).unwrap_or_default(), "");
+    assert!(!dir.path().join("weir.db-journal").exists());
+}
