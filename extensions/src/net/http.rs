@@ -175,7 +175,8 @@ pub(crate) fn decode_body(content_type: Option<&str>, body: Bytes) -> Result<Val
 }
 
 /// The request as uniflow's payload, its body already decoded.
-pub(crate) fn request_value(parts: &Parts, body: Value) -> Value {
+/// `scheme` is the connection's (`http` or `https`) unless the request URI names one.
+pub(crate) fn request_value(parts: &Parts, body: Value, scheme: &str) -> Value {
     let host = parts
         .uri
         .authority()
@@ -198,7 +199,7 @@ pub(crate) fn request_value(parts: &Parts, body: Value) -> Value {
     map.insert("method".into(), Value::from(parts.method.as_str()));
     map.insert(
         "scheme".into(),
-        Value::from(parts.uri.scheme_str().unwrap_or("http")),
+        Value::from(parts.uri.scheme_str().unwrap_or(scheme)),
     );
     map.insert("host".into(), Value::from(host));
     map.insert(

@@ -13,6 +13,7 @@ mod router;
 mod serve;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 pub use listener::{Listener, ListenerFields, ListenerKind, DEFAULT_GRACE, DEFAULT_MAX_BODY};
 pub use router::{RouteField, Router, RouterFields, RouterKind};

@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub slot: Weak<NodeSlot>,
     pub timeout: Option<Duration>,
     pub max_body: u64,
+    /// `http`, or `https` behind TLS: the payload's `scheme`.
+    pub scheme: &'static str,
 }
 
 /// Exits the process when dropped before the response is complete (client gone, server forced down).
@@ -159,7 +161,7 @@ async fn read(
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let body = payload::decode_body(content_type.as_deref(), bytes)
         .map_err(|msg| text(StatusCode::BAD_REQUEST, msg))?;
-    Ok(payload::request_value(&parts, body))
+    Ok(payload::request_value(&parts, body, shared.scheme))
 }
 
 /// Turns the start of a reply into the response, ending the process when the response is whole.

@@ -13,6 +13,7 @@ use super::listener::{Config, Listener, ListenerFields};
 
 mod serve;
 mod stream;
+mod tls;
 
 fn scheme() -> Scheme {
     let mut s = Scheme::new();
