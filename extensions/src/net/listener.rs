@@ -60,7 +60,7 @@ pub struct ListenerFields {
     pub tls: Option<TlsFields>,
 }
 
-fn duration_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(crate) fn duration_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": ["string", "number", "null"],
         "description": "A duration: \"500ms\", \"1.5s\", \"1h30m\", or a number of milliseconds."

@@ -6,15 +6,21 @@
 
 use weir_codecs::codec::Scheme;
 
+mod connect;
 mod http;
+mod http_client;
 mod listener;
+mod outgoing;
 mod route;
 mod router;
 mod serve;
+mod sse;
 #[cfg(test)]
 mod tests;
 pub mod tls;
 
+pub use connect::ConnectError;
+pub use http_client::{HttpClient, HttpFields, HttpKind};
 pub use listener::{Listener, ListenerFields, ListenerKind, DEFAULT_GRACE, DEFAULT_MAX_BODY};
 pub use router::{RouteField, Router, RouterFields, RouterKind};
 
@@ -22,4 +28,5 @@ pub use router::{RouteField, Router, RouterFields, RouterKind};
 pub fn register(scheme: &mut Scheme) {
     scheme.register(ListenerKind);
     scheme.register(RouterKind);
+    scheme.register(HttpKind);
 }

@@ -93,7 +93,6 @@ pub(crate) fn server_config(tls: &TlsFields) -> Result<Arc<ServerConfig>, (&'sta
 }
 
 /// A client config trusting the web PKI roots (for `wss://`).
-#[allow(dead_code)] // the websocket client uses it
 pub(crate) fn client_config() -> Result<Arc<ClientConfig>, String> {
     let roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),

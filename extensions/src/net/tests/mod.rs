@@ -11,9 +11,11 @@ use weir_engine::{BoxedNode, NodeRuntime, NodeSlot, OutPort};
 
 use super::listener::{Config, Listener, ListenerFields};
 
+mod client;
 mod serve;
 mod stream;
 mod tls;
+mod upstream;
 
 fn scheme() -> Scheme {
     let mut s = Scheme::new();
