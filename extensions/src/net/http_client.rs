@@ -206,36 +206,63 @@ fn utf8_chunk(carry: &mut Vec<u8>, bytes: &[u8]) -> String {
     text
 }
 
-impl HttpClient {
-    fn fail(&self, what: &str, kind: ErrorKind, msg: impl std::fmt::Display) -> Error {
-        Error::new(kind, format!("{}: {what}: {msg}", self.label))
+/// What a response is read for: the node's label, the request (`GET url`) and the timeout, for
+/// messages.
+pub(crate) struct Exchange<'a> {
+    pub label: &'a str,
+    pub what: &'a str,
+    pub timeout: Option<Duration>,
+}
+
+impl Exchange<'_> {
+    pub(crate) fn fail(&self, kind: ErrorKind, msg: impl std::fmt::Display) -> Error {
+        Error::new(kind, format!("{}: {}: {msg}", self.label, self.what))
     }
 
-    /// Emits the response by its mode.
-    async fn respond(
+    fn timed_out(&self) -> Error {
+        self.fail(
+            ErrorKind::Timeout,
+            format!("timed out after {:?}", self.timeout.unwrap_or_default()),
+        )
+    }
+
+    /// Sends `req` through `client` until `deadline`.
+    pub(crate) async fn send(
+        &self,
+        client: &HttpPool,
+        req: http::Request<Full<Bytes>>,
+        deadline: Option<Instant>,
+    ) -> Result<Response<Incoming>> {
+        within(deadline, client.request(req))
+            .await
+            .ok_or_else(|| self.timed_out())?
+            .map_err(|e| {
+                let kind = if e.is_connect() {
+                    ErrorKind::Unavailable
+                } else {
+                    ErrorKind::Node
+                };
+                self.fail(kind, chain(&e))
+            })
+    }
+
+    /// Emits the response by its mode (see the module docs).
+    pub(crate) async fn respond(
         &self,
         cx: &mut Cx,
-        what: &str,
         method: &Method,
         res: Response<Incoming>,
         deadline: Option<Instant>,
     ) -> Result<()> {
         let mode = mode(method, &res);
         let (parts, mut body) = res.into_parts();
-        let timed_out = || {
-            self.fail(
-                what,
-                ErrorKind::Timeout,
-                format!("timed out after {:?}", self.timeout.unwrap_or_default()),
-            )
-        };
         let read_err =
-            |e: hyper::Error| self.fail(what, ErrorKind::Node, format!("reading the body: {}", chain(&e)));
+            |e: hyper::Error| self.fail(ErrorKind::Node, format!("reading the body: {}", chain(&e)));
         match mode {
             Mode::Whole => {
                 let bytes = within(deadline, body.collect())
                     .await
-                    .ok_or_else(timed_out)?
+                    .ok_or_else(|| self.timed_out())?
                     .map_err(read_err)?
                     .to_bytes();
                 let ct = parts
@@ -243,7 +270,7 @@ impl HttpClient {
                     .get(CONTENT_TYPE)
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
                 let decoded = decode_body(ct.as_deref(), bytes)
-                    .map_err(|m| self.fail(what, ErrorKind::UnsupportedValue, format!("response: {m}")))?;
+                    .map_err(|m| self.fail(ErrorKind::UnsupportedValue, format!("response: {m}")))?;
                 let mut map = weir_engine::Map::new();
                 map.insert("status".into(), Value::from(i64::from(parts.status.as_u16())));
                 map.insert("header".into(), header_value(&parts.headers));
@@ -254,17 +281,16 @@ impl HttpClient {
             }
             Mode::Events => {
                 let mut parser = sse::Parser::default();
-                while let Some(frame) = within(deadline, body.frame()).await.ok_or_else(timed_out)? {
+                while let Some(frame) = within(deadline, body.frame())
+                    .await
+                    .ok_or_else(|| self.timed_out())?
+                {
                     let Ok(data) = frame.map_err(read_err)?.into_data() else {
                         continue;
                     };
                     for event in parser.feed(&data) {
                         if event.kind == "error" {
-                            return Err(self.fail(
-                                what,
-                                ErrorKind::Node,
-                                format!("error event: {}", event.data),
-                            ));
+                            return Err(self.fail(ErrorKind::Node, format!("error event: {}", event.data)));
                         }
                         cx.emit(OutPort::OUT, event_value(event.data)).await?;
                     }
@@ -273,7 +299,10 @@ impl HttpClient {
             }
             Mode::Chunks { text } => {
                 let mut carry = Vec::new();
-                while let Some(frame) = within(deadline, body.frame()).await.ok_or_else(timed_out)? {
+                while let Some(frame) = within(deadline, body.frame())
+                    .await
+                    .ok_or_else(|| self.timed_out())?
+                {
                     let Ok(data) = frame.map_err(read_err)?.into_data() else {
                         continue;
                     };
@@ -317,27 +346,16 @@ impl Node for HttpClient {
             .url()
             .map_err(|m| Error::new(ErrorKind::UnsupportedValue, format!("{}: {m}", self.label)))?;
         let what = format!("{} {url}", out.method.to_ascii_uppercase());
+        let exchange = Exchange {
+            label: &self.label,
+            what: &what,
+            timeout: self.timeout,
+        };
         let req = out
-            .into_request()
-            .map_err(|m| self.fail(&what, ErrorKind::UnsupportedValue, m))?;
+            .into_request_to(&url)
+            .map_err(|m| exchange.fail(ErrorKind::UnsupportedValue, m))?;
         let method = req.method().clone();
-        let res = within(deadline, self.client.request(req))
-            .await
-            .ok_or_else(|| {
-                self.fail(
-                    &what,
-                    ErrorKind::Timeout,
-                    format!("timed out after {:?}", self.timeout.unwrap_or_default()),
-                )
-            })?
-            .map_err(|e| {
-                let kind = if e.is_connect() {
-                    ErrorKind::Unavailable
-                } else {
-                    ErrorKind::Node
-                };
-                self.fail(&what, kind, chain(&e))
-            })?;
-        self.respond(cx, &what, &method, res, deadline).await
+        let res = exchange.send(&self.client, req, deadline).await?;
+        exchange.respond(cx, &method, res, deadline).await
     }
 }

@@ -319,12 +319,13 @@ async fn serve_connection<S>(
     builder: &auto::Builder<TokioExecutor>,
     watcher: hyper_util::server::graceful::Watcher,
     shared: Arc<Shared>,
+    peer: SocketAddr,
     stream: S,
 ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| serve::handle(shared.clone(), req));
+    let service = service_fn(move |req| serve::handle(shared.clone(), peer, req));
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(stream), service)
         .into_owned();
@@ -356,13 +357,14 @@ async fn accept_loop(
         };
         let stream = match accepted {
             None => break,
-            Some(Ok((stream, _peer))) => stream,
+            Some(Ok(accepted)) => accepted,
             Some(Err(e)) => {
                 tracing::warn!(listener = %config.label, "accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let watcher = graceful.watcher();
@@ -373,11 +375,11 @@ async fn accept_loop(
         tokio::spawn(async move {
             let served = async {
                 match tls {
-                    None => serve_connection(&builder, watcher, shared, stream).await,
+                    None => serve_connection(&builder, watcher, shared, peer, stream).await,
                     Some(tls) => {
                         let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
                         match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-                            Ok(Ok(stream)) => serve_connection(&builder, watcher, shared, stream).await,
+                            Ok(Ok(stream)) => serve_connection(&builder, watcher, shared, peer, stream).await,
                             Ok(Err(e)) => Err(format!("TLS handshake failed: {e}").into()),
                             Err(_) => Err("TLS handshake timed out".into()),
                         }

@@ -11,6 +11,7 @@ mod http;
 mod http_client;
 mod listener;
 mod outgoing;
+mod proxy;
 mod route;
 mod router;
 mod serve;
@@ -22,6 +23,7 @@ pub mod tls;
 pub use connect::ConnectError;
 pub use http_client::{HttpClient, HttpFields, HttpKind};
 pub use listener::{Listener, ListenerFields, ListenerKind, DEFAULT_GRACE, DEFAULT_MAX_BODY};
+pub use proxy::{Proxy, ProxyFields, ProxyKind};
 pub use router::{RouteField, Router, RouterFields, RouterKind};
 
 /// Registers the `net` kinds.
@@ -29,4 +31,5 @@ pub fn register(scheme: &mut Scheme) {
     scheme.register(ListenerKind);
     scheme.register(RouterKind);
     scheme.register(HttpKind);
+    scheme.register(ProxyKind);
 }

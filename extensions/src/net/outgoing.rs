@@ -256,8 +256,14 @@ impl Outgoing {
     }
 
     /// The request to send.
-    pub(crate) fn into_request(mut self) -> Result<Request<Full<Bytes>>, String> {
+    #[cfg(test)]
+    pub(crate) fn into_request(self) -> Result<Request<Full<Bytes>>, String> {
         let url = self.url()?;
+        self.into_request_to(&url)
+    }
+
+    /// The request to send, to `url`.
+    pub(crate) fn into_request_to(mut self, url: &str) -> Result<Request<Full<Bytes>>, String> {
         let uri: Uri = url.parse().map_err(|e| format!("invalid URL {url:?}: {e}"))?;
         let method = Method::from_bytes(self.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("invalid method {:?}", self.method))?;

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -31,6 +32,10 @@ pub(crate) type Body = UnsyncBoxBody<Bytes, BoxError>;
 pub(crate) const IN_REQUEST: usize = 0;
 /// The listener's in port for failed replies; what arrives there goes out on `error`.
 pub(crate) const IN_ERROR: usize = 1;
+
+/// The process key holding the client's address (`IP:port`) of a request, for `proxy`'s
+/// `X-Forwarded-For`.
+pub(crate) const REMOTE_ADDR: &str = "http.remote_addr";
 
 /// What every request of one listener shares.
 pub(crate) struct Shared {
@@ -86,6 +91,7 @@ fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
 /// The service function.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
+    peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let deadline = shared.timeout.map(|t| tokio::time::Instant::now() + t);
@@ -101,6 +107,7 @@ pub(crate) async fn handle(
         ));
     };
     let process = Process::new();
+    process.set(REMOTE_ADDR, Value::from(peer.to_string()));
     let guard = ProcessGuard(process.clone());
     let start = async {
         match begin(&slot, &process, IN_REQUEST, value).await {

@@ -12,6 +12,7 @@ use weir_engine::{BoxedNode, NodeRuntime, NodeSlot, OutPort};
 use super::listener::{Config, Listener, ListenerFields};
 
 mod client;
+mod proxy;
 mod serve;
 mod stream;
 mod tls;
