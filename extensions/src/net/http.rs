@@ -276,7 +276,11 @@ pub(crate) fn reply_from_value(value: &Value) -> Result<Reply, String> {
             return Err(format!("response header must be a map, got {}", h.type_name()));
         };
         for (name, values) in h {
-            if SKIPPED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            let lower = name.to_ascii_lowercase();
+            // A 101 switching protocols keeps the headers that say to what.
+            let switching =
+                status == StatusCode::SWITCHING_PROTOCOLS && (lower == "upgrade" || lower == "connection");
+            if SKIPPED_HEADERS.contains(&lower.as_str()) && !switching {
                 continue;
             }
             let header = HeaderName::from_bytes(name.as_bytes())

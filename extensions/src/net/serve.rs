@@ -46,18 +46,24 @@ pub(crate) struct Shared {
     pub scheme: &'static str,
 }
 
-/// Exits the process when dropped before the response is complete (client gone, server forced down).
-struct ProcessGuard(Arc<Process>);
+/// Exits the process when dropped before the response is complete (client gone, server forced down),
+/// unless released (a gateway took the connection over).
+struct ProcessGuard(Arc<Process>, bool);
 
 impl ProcessGuard {
     fn exit(&self, cause: Option<Error>) {
         self.0.exit(cause);
     }
+
+    /// Leaves the process running: its connection now belongs to a gateway, which ends it.
+    fn release(mut self) {
+        self.1 = false;
+    }
 }
 
 impl Drop for ProcessGuard {
     fn drop(&mut self) {
-        if self.0.exit_cause().is_none() {
+        if self.1 && self.0.exit_cause().is_none() {
             self.0.exit(Some(Error::new(
                 ErrorKind::Cancelled,
                 "the HTTP request ended before its response",
@@ -92,9 +98,12 @@ fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     peer: SocketAddr,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let deadline = shared.timeout.map(|t| tokio::time::Instant::now() + t);
+    // An HTTP/1.1 upgrade request (WebSocket) may be taken over by a gateway.
+    let upgrade = (req.version() == http::Version::HTTP_11 && super::upgrade::requested(req.headers()))
+        .then(|| hyper::upgrade::on(&mut req));
     let sse = payload::accepts_sse(req.headers());
     let value = match read(&shared, deadline, req).await {
         Ok(v) => v,
@@ -108,7 +117,10 @@ pub(crate) async fn handle(
     };
     let process = Process::new();
     process.set(REMOTE_ADDR, Value::from(peer.to_string()));
-    let guard = ProcessGuard(process.clone());
+    let guard = ProcessGuard(process.clone(), true);
+    if let Some(u) = upgrade {
+        super::upgrade::offer(&process, u);
+    }
     let start = async {
         match begin(&slot, &process, IN_REQUEST, value).await {
             // uniflow sends a failed reply to the listener's `error` port; unconnected, it stays the error.
@@ -184,6 +196,13 @@ fn respond(start: Start, guard: ProcessGuard, sse: bool) -> Response<Body> {
             res
         }
         Start::One(v) => match payload::reply_from_value(&v) {
+            Ok(reply)
+                if reply.status == StatusCode::SWITCHING_PROTOCOLS && !super::upgrade::pending(&guard.0) =>
+            {
+                // A gateway took the connection: the process lives on with it.
+                guard.release();
+                full(reply)
+            }
             Ok(reply) => {
                 if reply.status.as_u16() >= 400 {
                     let reason = reply.status.canonical_reason().unwrap_or("error");
