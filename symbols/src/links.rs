@@ -1,6 +1,6 @@
 //! Port names in specs mapped to engine ports, and references resolved within a namespace.
 
-use weir_codecs::resource::{PortBase, PortName, PortRef};
+use weir_codecs::resource::{PortBase, PortName, PortRef, IO_PORT};
 use weir_engine::OutPort;
 
 /// What an out-port key of a spec's `ports` means.
@@ -27,13 +27,14 @@ pub(crate) fn source_port(name: &str) -> Result<Source, String> {
     }
 }
 
-/// The engine in-port index of a target port name: `in` is 0, `in[N]` is N.
+/// The engine in-port index of a target port name: `in` is 0, `in[N]` is N, `io` is [`IO_PORT`].
 pub(crate) fn target_port(name: &str) -> Result<usize, String> {
     let p = PortName::parse(name).map_err(|e| e.to_string())?;
     match (p.base, p.index) {
         (PortBase::In, i) => Ok(i.unwrap_or(0)),
+        (PortBase::Io, None) => Ok(IO_PORT),
         _ => Err(format!(
-            "port \"{name}\" cannot be linked to (in ports are in and in[N])"
+            "port \"{name}\" cannot be linked to (in ports are in, in[N] and io)"
         )),
     }
 }
@@ -60,6 +61,7 @@ mod tests {
         assert!(source_port("in").is_err());
         assert_eq!(target_port("in"), Ok(0));
         assert_eq!(target_port("in[1]"), Ok(1));
+        assert_eq!(target_port("io"), Ok(IO_PORT));
         assert!(target_port("out").is_err());
     }
 }

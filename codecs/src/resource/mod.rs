@@ -23,7 +23,7 @@ use std::fmt;
 pub use chart::Chart;
 pub use decode::FieldIssue;
 pub use file::{parse_charts, parse_specs, parse_values, read_entries, Format, ParseError, Problem};
-pub use port::{PortBase, PortName, PortNameError};
+pub use port::{PortBase, PortName, PortNameError, IO_PORT};
 pub use spec::{EnvRef, PortRef, Spec, SPEC_KEYS};
 pub use value::ValueResource;
 

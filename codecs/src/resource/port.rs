@@ -4,6 +4,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// The engine in-port index of `io` (the connection port of `gateway` and `websocket`): apart from
+/// `in[N]`, so a kind may have both.
+pub const IO_PORT: usize = 32;
+
 /// The role of a port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PortBase {

@@ -11,7 +11,7 @@ use http::{StatusCode, Version};
 use weir_engine::{Map, Value};
 
 /// The keys of uniflow's HTTP payload (plus the router's `params`).
-const PAYLOAD_KEYS: &[&str] = &[
+pub(crate) const PAYLOAD_KEYS: &[&str] = &[
     "method", "scheme", "host", "path", "query", "protocol", "header", "body", "status", "cookies", "params",
 ];
 
@@ -50,8 +50,8 @@ const SKIPPED_HEADERS: &[&str] = &[
 
 pub(crate) const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 pub(crate) const APPLICATION_JSON: &str = "application/json";
-const OCTET_STREAM: &str = "application/octet-stream";
-const FORM: &str = "application/x-www-form-urlencoded";
+pub(crate) const OCTET_STREAM: &str = "application/octet-stream";
+pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
 
 /// Go's canonical header key: `content-type` → `Content-Type`.
 pub(crate) fn canonical_header(name: &str) -> String {
@@ -111,7 +111,7 @@ pub(crate) fn parse_query(q: &str) -> Value {
 }
 
 /// Request headers as `{Canonical-Name: [values]}`.
-fn header_value(headers: &HeaderMap) -> Value {
+pub(crate) fn header_value(headers: &HeaderMap) -> Value {
     let mut map = Map::new();
     for (name, value) in headers {
         let entry = map
@@ -141,7 +141,7 @@ fn cookie_value(headers: &HeaderMap) -> Value {
     Value::Map(std::sync::Arc::new(map))
 }
 
-fn media_type(content_type: &str) -> String {
+pub(crate) fn media_type(content_type: &str) -> String {
     content_type
         .split(';')
         .next()
@@ -150,7 +150,7 @@ fn media_type(content_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn is_json(media: &str) -> bool {
+pub(crate) fn is_json(media: &str) -> bool {
     media == APPLICATION_JSON || media.ends_with("+json")
 }
 
@@ -175,7 +175,8 @@ pub(crate) fn decode_body(content_type: Option<&str>, body: Bytes) -> Result<Val
 }
 
 /// The request as uniflow's payload, its body already decoded.
-pub(crate) fn request_value(parts: &Parts, body: Value) -> Value {
+/// `scheme` is the connection's (`http` or `https`) unless the request URI names one.
+pub(crate) fn request_value(parts: &Parts, body: Value, scheme: &str) -> Value {
     let host = parts
         .uri
         .authority()
@@ -198,7 +199,7 @@ pub(crate) fn request_value(parts: &Parts, body: Value) -> Value {
     map.insert("method".into(), Value::from(parts.method.as_str()));
     map.insert(
         "scheme".into(),
-        Value::from(parts.uri.scheme_str().unwrap_or("http")),
+        Value::from(parts.uri.scheme_str().unwrap_or(scheme)),
     );
     map.insert("host".into(), Value::from(host));
     map.insert(
@@ -275,7 +276,11 @@ pub(crate) fn reply_from_value(value: &Value) -> Result<Reply, String> {
             return Err(format!("response header must be a map, got {}", h.type_name()));
         };
         for (name, values) in h {
-            if SKIPPED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            let lower = name.to_ascii_lowercase();
+            // A 101 switching protocols keeps the headers that say to what.
+            let switching =
+                status == StatusCode::SWITCHING_PROTOCOLS && (lower == "upgrade" || lower == "connection");
+            if SKIPPED_HEADERS.contains(&lower.as_str()) && !switching {
                 continue;
             }
             let header = HeaderName::from_bytes(name.as_bytes())

@@ -24,6 +24,7 @@ use weir_codecs::resource::FieldIssue;
 use weir_engine::{BoxedNode, Cx, Error, ErrorKind, Input, Node, NodeSlot, OutPort, Result};
 
 use super::serve::{self, Shared, IN_ERROR};
+use super::tls::{self, TlsFields};
 
 /// The default cap on a request body: 10 MiB.
 pub const DEFAULT_MAX_BODY: u64 = 10 << 20;
@@ -53,9 +54,13 @@ pub struct ListenerFields {
     #[serde(default)]
     #[schemars(schema_with = "duration_schema")]
     pub grace: Option<serde_json::Value>,
+    /// HTTPS: the certificate chain and private key (inline PEM, a PEM file's path, or base64 of PEM).
+    /// The same port then speaks TLS only, HTTP/2 and HTTP/1.1 chosen by ALPN.
+    #[serde(default)]
+    pub tls: Option<TlsFields>,
 }
 
-fn duration_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(crate) fn duration_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": ["string", "number", "null"],
         "description": "A duration: \"500ms\", \"1.5s\", \"1h30m\", or a number of milliseconds."
@@ -105,6 +110,8 @@ pub(crate) struct Config {
     pub timeout: Option<Duration>,
     pub max_body: u64,
     pub grace: Duration,
+    /// The TLS config when the listener serves HTTPS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Config {
@@ -129,6 +136,10 @@ impl Config {
             Some(v) => parse_size(v).map_err(|m| FieldIssue::new("max_body", m))?,
         };
         let host = f.host.map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
+        let tls = match &f.tls {
+            None => None,
+            Some(t) => Some(tls::server_config(t).map_err(|(field, m)| FieldIssue::new(field, m))?),
+        };
         Ok(Config {
             label: format!("{}/{}", cx.namespace, cx.name),
             host,
@@ -136,6 +147,7 @@ impl Config {
             timeout,
             max_body,
             grace,
+            tls,
         })
     }
 
@@ -266,6 +278,7 @@ impl Listener {
             slot: Arc::downgrade(slot),
             timeout: config.timeout,
             max_body: config.max_body,
+            scheme: if config.tls.is_some() { "https" } else { "http" },
         });
         let task = handle.spawn(accept_loop(socket.clone(), stop.clone(), shared, config.clone()));
         *server = Some(Server {
@@ -297,6 +310,28 @@ impl Listener {
     }
 }
 
+/// How long a client may take over the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves one connection (plain or TLS) until it ends, watched for graceful shutdown. Upgrades
+/// (WebSocket, for `gateway`) are allowed.
+async fn serve_connection<S>(
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    stream: S,
+) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| serve::handle(shared.clone(), peer, req));
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+        .into_owned();
+    watcher.watch(conn).await
+}
+
 /// Accepts connections until stopped, then drains them for up to the grace period.
 async fn accept_loop(
     socket: Arc<Mutex<Option<TcpListener>>>,
@@ -309,6 +344,7 @@ async fn accept_loop(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30));
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let force = CancellationToken::new();
     loop {
@@ -321,25 +357,37 @@ async fn accept_loop(
         };
         let stream = match accepted {
             None => break,
-            Some(Ok((stream, _peer))) => stream,
+            Some(Ok(accepted)) => accepted,
             Some(Err(e)) => {
                 tracing::warn!(listener = %config.label, "accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        let service = service_fn(move |req| serve::handle(shared.clone(), req));
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let watched = graceful.watch(conn);
+        let watcher = graceful.watcher();
         let force = force.clone();
         let label = config.label.clone();
+        let builder = builder.clone();
+        let tls = config.tls.clone();
         tokio::spawn(async move {
+            let served = async {
+                match tls {
+                    None => serve_connection(&builder, watcher, shared, peer, stream).await,
+                    Some(tls) => {
+                        let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                            Ok(Ok(stream)) => serve_connection(&builder, watcher, shared, peer, stream).await,
+                            Ok(Err(e)) => Err(format!("TLS handshake failed: {e}").into()),
+                            Err(_) => Err("TLS handshake timed out".into()),
+                        }
+                    }
+                }
+            };
             tokio::select! {
-                r = watched => if let Err(e) = r {
+                r = served => if let Err(e) = r {
                     tracing::debug!(listener = %label, "connection ended: {e}");
                 },
                 _ = force.cancelled() => {}

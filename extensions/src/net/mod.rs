@@ -6,19 +6,38 @@
 
 use weir_codecs::codec::Scheme;
 
+mod connect;
+mod gateway;
 mod http;
+mod http_client;
 mod listener;
+mod outgoing;
+mod proxy;
 mod route;
 mod router;
 mod serve;
+mod sse;
 #[cfg(test)]
 mod tests;
+pub mod tls;
+mod upgrade;
+mod websocket;
+mod ws;
 
+pub use connect::ConnectError;
+pub use gateway::{Gateway, GatewayFields, GatewayKind};
+pub use http_client::{HttpClient, HttpFields, HttpKind};
 pub use listener::{Listener, ListenerFields, ListenerKind, DEFAULT_GRACE, DEFAULT_MAX_BODY};
+pub use proxy::{Proxy, ProxyFields, ProxyKind};
 pub use router::{RouteField, Router, RouterFields, RouterKind};
+pub use websocket::{WebSocket, WebSocketFields, WebSocketKind};
 
 /// Registers the `net` kinds.
 pub fn register(scheme: &mut Scheme) {
     scheme.register(ListenerKind);
     scheme.register(RouterKind);
+    scheme.register(HttpKind);
+    scheme.register(ProxyKind);
+    scheme.register(GatewayKind);
+    scheme.register(WebSocketKind);
 }

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -32,25 +33,37 @@ pub(crate) const IN_REQUEST: usize = 0;
 /// The listener's in port for failed replies; what arrives there goes out on `error`.
 pub(crate) const IN_ERROR: usize = 1;
 
+/// The process key holding the client's address (`IP:port`) of a request, for `proxy`'s
+/// `X-Forwarded-For`.
+pub(crate) const REMOTE_ADDR: &str = "http.remote_addr";
+
 /// What every request of one listener shares.
 pub(crate) struct Shared {
     pub slot: Weak<NodeSlot>,
     pub timeout: Option<Duration>,
     pub max_body: u64,
+    /// `http`, or `https` behind TLS: the payload's `scheme`.
+    pub scheme: &'static str,
 }
 
-/// Exits the process when dropped before the response is complete (client gone, server forced down).
-struct ProcessGuard(Arc<Process>);
+/// Exits the process when dropped before the response is complete (client gone, server forced down),
+/// unless released (a gateway took the connection over).
+struct ProcessGuard(Arc<Process>, bool);
 
 impl ProcessGuard {
     fn exit(&self, cause: Option<Error>) {
         self.0.exit(cause);
     }
+
+    /// Leaves the process running: its connection now belongs to a gateway, which ends it.
+    fn release(mut self) {
+        self.1 = false;
+    }
 }
 
 impl Drop for ProcessGuard {
     fn drop(&mut self) {
-        if self.0.exit_cause().is_none() {
+        if self.1 && self.0.exit_cause().is_none() {
             self.0.exit(Some(Error::new(
                 ErrorKind::Cancelled,
                 "the HTTP request ended before its response",
@@ -84,9 +97,13 @@ fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
 /// The service function.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
-    req: Request<Incoming>,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let deadline = shared.timeout.map(|t| tokio::time::Instant::now() + t);
+    // An HTTP/1.1 upgrade request (WebSocket) may be taken over by a gateway.
+    let upgrade = (req.version() == http::Version::HTTP_11 && super::upgrade::requested(req.headers()))
+        .then(|| hyper::upgrade::on(&mut req));
     let sse = payload::accepts_sse(req.headers());
     let value = match read(&shared, deadline, req).await {
         Ok(v) => v,
@@ -99,7 +116,11 @@ pub(crate) async fn handle(
         ));
     };
     let process = Process::new();
-    let guard = ProcessGuard(process.clone());
+    process.set(REMOTE_ADDR, Value::from(peer.to_string()));
+    let guard = ProcessGuard(process.clone(), true);
+    if let Some(u) = upgrade {
+        super::upgrade::offer(&process, u);
+    }
     let start = async {
         match begin(&slot, &process, IN_REQUEST, value).await {
             // uniflow sends a failed reply to the listener's `error` port; unconnected, it stays the error.
@@ -159,7 +180,7 @@ async fn read(
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let body = payload::decode_body(content_type.as_deref(), bytes)
         .map_err(|msg| text(StatusCode::BAD_REQUEST, msg))?;
-    Ok(payload::request_value(&parts, body))
+    Ok(payload::request_value(&parts, body, shared.scheme))
 }
 
 /// Turns the start of a reply into the response, ending the process when the response is whole.
@@ -175,6 +196,13 @@ fn respond(start: Start, guard: ProcessGuard, sse: bool) -> Response<Body> {
             res
         }
         Start::One(v) => match payload::reply_from_value(&v) {
+            Ok(reply)
+                if reply.status == StatusCode::SWITCHING_PROTOCOLS && !super::upgrade::pending(&guard.0) =>
+            {
+                // A gateway took the connection: the process lives on with it.
+                guard.release();
+                full(reply)
+            }
             Ok(reply) => {
                 if reply.status.as_u16() >= 400 {
                     let reason = reply.status.canonical_reason().unwrap_or("error");

@@ -11,8 +11,13 @@ use weir_engine::{BoxedNode, NodeRuntime, NodeSlot, OutPort};
 
 use super::listener::{Config, Listener, ListenerFields};
 
+mod client;
+mod proxy;
 mod serve;
 mod stream;
+mod tls;
+mod upstream;
+mod ws;
 
 fn scheme() -> Scheme {
     let mut s = Scheme::new();
@@ -30,14 +35,15 @@ fn compile(kind: &str, fields: serde_json::Value) -> BoxedNode {
         .expect("compiles")
 }
 
-/// Installs `node` at `name` in `g` with links `(out port, target, in port)`.
+/// Installs `node` at `name` in `g` with links `(out port, target, in port)` and loads it.
 fn install(g: &mut Graph, name: &str, node: BoxedNode, links: &[(OutPort, &str, usize)]) -> Arc<NodeSlot> {
-    let mut rt = NodeRuntime::from_boxed(name, node);
+    let mut rt = NodeRuntime::from_boxed(name, node.clone());
     for (port, target, in_port) in links {
         rt = rt.link(*port, &g.slot(target), *in_port);
     }
     let slot = g.slot(name);
     slot.install(rt);
+    node.load(&slot).expect("loads");
     slot
 }
 
