@@ -133,3 +133,65 @@ fn llm_stream_example_without_a_key_sends_none_and_reports_a_server_error_as_500
     assert_eq!(requests[0].body["model"], "gpt-4o-mini");
     assert!(weir.stop(), "exit status 0 after SIGTERM");
 }
+
+#[test]
+fn llm_api_key_comes_from_a_value_bound_through_env() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(TokenServer::start(Script::tokens(["ok", "!"])))
+        .unwrap();
+    let values = weir_tests::temp_file("values.yaml", "- name: openai\n  data: sk-from-a-value\n");
+    let specs = weir_tests::temp_file(
+        "llm.yaml",
+        r#"
+- kind: listener
+  name: listener
+  protocol: http
+  host: 127.0.0.1
+  port: '{{ .PORT }}'
+  ports:
+    out:
+      - name: llm
+        port: in
+- kind: llm
+  name: llm
+  base_url: '{{ .LLM_BASE_URL }}'
+  model: m
+  env:
+    OPENAI_KEY:
+      - name: openai
+  api_key: '{{ .OPENAI_KEY }}'
+"#,
+    );
+    let base = format!("LLM_BASE_URL={}", server.base_url());
+    let mut weir = Weir::start(&[
+        "start",
+        "--store",
+        "memory://",
+        "--from-values",
+        values.to_str().unwrap(),
+        "--from-specs",
+        specs.to_str().unwrap(),
+        "--env",
+        "PORT=0",
+        "--env",
+        &base,
+    ]);
+    let addr = weir.listening("default/listener", UP);
+    let res = weir_tests::http::request(
+        addr,
+        "POST",
+        "/",
+        &[("Content-Type", "application/json")],
+        r#"{"prompt": "hi"}"#,
+    )
+    .unwrap();
+    // Two tokens and no SSE asked for: a chunked body of the tokens as they are.
+    assert_eq!((res.status, res.body.as_str()), (200, "ok!"));
+    let requests = server.requests();
+    assert_eq!(
+        requests[0].authorization.as_deref(),
+        Some("Bearer sk-from-a-value")
+    );
+    assert!(weir.stop(), "exit status 0 after SIGTERM");
+}
