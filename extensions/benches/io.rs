@@ -31,10 +31,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn node(g: &mut Graph, kind: &str, fields: Json) -> Arc<NodeSlot> {
     let scheme = weir_extensions::scheme();
-    let cx = CompileContext {
-        namespace: "default",
-        name: kind,
-    };
+    let cx = CompileContext::new("default", kind);
     let compiled = scheme
         .get(kind)
         .expect("registered")

@@ -3,12 +3,14 @@
 
 use weir_codecs::codec::Scheme;
 
+pub mod ai;
 pub mod control;
 pub mod io;
 pub mod net;
 
 /// Registers every built-in kind.
 pub fn register(scheme: &mut Scheme) {
+    ai::register(scheme);
     control::register(scheme);
     io::register(scheme);
     net::register(scheme);

@@ -1,5 +1,6 @@
 //! A minimal HTTP/1.1 client for tests: one request per connection, the response's status, headers
-//! and body (chunked bodies decoded), and a streaming reader for bodies that arrive piece by piece.
+//! and body (chunked bodies decoded), a streaming reader for bodies that arrive piece by piece, and an
+//! event reader for `text/event-stream` bodies.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -151,4 +152,62 @@ pub fn open(
         remaining,
         done,
     })
+}
+
+/// One server-sent event: its `event:` field and its `data:` lines joined by `\n`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// Reads a `text/event-stream` body event by event, as the events arrive.
+pub struct Events {
+    body: Streaming,
+    buf: String,
+}
+
+impl Events {
+    pub fn new(body: Streaming) -> Self {
+        Events {
+            body,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event with data; `None` when the body ends. Comments and `id:`/`retry:` are skipped.
+    pub fn next_event(&mut self) -> std::io::Result<Option<Event>> {
+        loop {
+            let normalized = self.buf.replace("\r\n", "\n");
+            if let Some(end) = normalized.find("\n\n") {
+                let block = normalized[..end].to_string();
+                self.buf = normalized[end + 2..].to_string();
+                let mut event = None;
+                let mut data: Option<String> = None;
+                for line in block.lines() {
+                    let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                    let value = value.strip_prefix(' ').unwrap_or(value);
+                    match field {
+                        "event" => event = Some(value.to_string()),
+                        "data" => match data.as_mut() {
+                            Some(d) => {
+                                d.push('\n');
+                                d.push_str(value);
+                            }
+                            None => data = Some(value.to_string()),
+                        },
+                        _ => {}
+                    }
+                }
+                if let Some(data) = data {
+                    return Ok(Some(Event { event, data }));
+                }
+                continue;
+            }
+            match self.body.next_chunk()? {
+                Some(chunk) => self.buf.push_str(&chunk),
+                None => return Ok(None),
+            }
+        }
+    }
 }

@@ -13,7 +13,7 @@ fn compile_in(namespace: &str, fields: Json) -> std::result::Result<BoxedNode, V
     let mut scheme = Scheme::new();
     crate::io::register(&mut scheme);
     let codec = scheme.get("file").expect("file is registered");
-    codec.compile(&fields, &CompileContext { namespace, name: "f" })
+    codec.compile(&fields, &CompileContext::new(namespace, "f"))
 }
 
 fn load_in(g: &mut Graph, namespace: &str, fields: Json) -> Arc<NodeSlot> {

@@ -22,7 +22,7 @@ fn compile(namespace: &str, fields: Json) -> std::result::Result<BoxedNode, Vec<
     let mut scheme = Scheme::new();
     crate::io::register(&mut scheme);
     let codec = scheme.get("scan").expect("scan is registered");
-    codec.compile(&fields, &CompileContext { namespace, name: "s" })
+    codec.compile(&fields, &CompileContext::new(namespace, "s"))
 }
 
 fn install(g: &mut Graph, node: BoxedNode) -> Arc<NodeSlot> {

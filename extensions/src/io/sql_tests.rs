@@ -21,10 +21,7 @@ fn compile_in(namespace: &str, fields: &Json) -> std::result::Result<BoxedNode, 
     let codec = scheme.get("sql").expect("sql is registered");
     codec.compile(
         fields,
-        &CompileContext {
-            namespace,
-            name: "db",
-        },
+        &CompileContext::new(namespace, "db"),
     )
 }
 

@@ -274,10 +274,7 @@ fn system_listener() -> &'static std::net::TcpListener {
 }
 
 pub(super) fn compile_in(namespace: &str, kind: &str, fields: serde_json::Value) -> BoxedNode {
-    let cx = CompileContext {
-        namespace,
-        name: kind,
-    };
+    let cx = CompileContext::new(namespace, kind);
     scheme().get(kind).unwrap().compile(&fields, &cx).unwrap()
 }
 

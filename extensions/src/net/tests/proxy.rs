@@ -78,10 +78,7 @@ async fn net_proxy_refuses_the_system_listener_and_bad_specs() {
     assert_eq!(res[0].to_json()["status"], 200);
 
     let issues = |fields| {
-        let cx = weir_codecs::codec::CompileContext {
-            namespace: "test",
-            name: "p",
-        };
+        let cx = weir_codecs::codec::CompileContext::new("test", "p");
         super::scheme()
             .get("proxy")
             .unwrap()

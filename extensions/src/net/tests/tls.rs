@@ -111,10 +111,7 @@ fn net_listener_tls_errors_name_the_field() {
     let (cert, key) = self_signed();
     let (other_cert, _) = self_signed();
     let compile = |tls: serde_json::Value| {
-        let cx = weir_codecs::codec::CompileContext {
-            namespace: "test",
-            name: "https",
-        };
+        let cx = weir_codecs::codec::CompileContext::new("test", "https");
         super::scheme()
             .get("listener")
             .unwrap()
