@@ -493,7 +493,9 @@ impl Table {
     }
 
     /// Host shutdown: runs every active symbol's `term` port and waits for it (at most `within`)
-    /// while everything is still loaded, then stops every symbol, upstream first.
+    /// while everything is still loaded; then stops the sources (what nothing links to: listeners),
+    /// lets them drain their in-flight work through the rest of the graph (at most `within`), and
+    /// stops every other symbol, upstream first.
     pub async fn shutdown(&mut self, within: Duration) {
         let calls: Vec<_> = self
             .symbols
@@ -512,6 +514,22 @@ impl Table {
             tracing::warn!(namespace = %self.namespace, "term ports did not finish within {within:?}");
         }
         self.term_sent = true;
+        let targets: HashSet<Uuid> = self
+            .symbols
+            .values()
+            .flat_map(|s| s.links.iter().flat_map(|(_, ts)| ts.iter().map(|(t, _)| *t)))
+            .collect();
+        let sources: Vec<Uuid> = self
+            .symbols
+            .keys()
+            .filter(|id| !targets.contains(id))
+            .copied()
+            .collect();
+        self.apply(Vec::new(), &sources, &[]);
+        let left = weir_engine::drain::wait(within).await;
+        if left > 0 {
+            tracing::warn!(namespace = %self.namespace, "{left} listener(s) still draining after {within:?}");
+        }
         self.close();
     }
 }
