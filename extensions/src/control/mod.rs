@@ -9,6 +9,8 @@ pub mod condition;
 pub mod r#for;
 pub mod fork;
 pub mod r#if;
+#[cfg(test)]
+mod kinds_tests;
 pub mod language;
 pub mod merge;
 pub mod nop;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use weir_engine::lane::LaneWriter;
 use weir_engine::slot::Target;
-use weir_engine::{Error, ErrorKind, Frame, Packet, Process, Result, Value};
+use weir_engine::{Frame, Packet, Process, Result, Value};
 
 /// Open lanes of one process, by a key the caller chooses (a port) and the target's index.
 #[derive(Default)]
@@ -155,12 +155,4 @@ pub fn joined(values: Vec<Value>) -> Value {
         1 => values.into_iter().next().unwrap_or(Value::Null),
         _ => Value::list(values),
     }
-}
-
-/// The error for an in port a node does not have.
-pub fn no_such_port(node: &str, what: &str) -> Error {
-    Error::new(
-        ErrorKind::UnsupportedValue,
-        format!("node \"{node}\" has no {what}"),
-    )
 }
