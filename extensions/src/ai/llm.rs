@@ -30,6 +30,9 @@ use crate::control::snippet::duration_schema;
 /// How long `llm` waits for the response head and then for each next piece of it, by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long the rest of a body after `[DONE]` is read, to keep its connection for the next call.
+const DRAIN_FOR: Duration = Duration::from_secs(1);
+
 /// The fields of an `llm` spec.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct LlmFields {
@@ -117,7 +120,10 @@ impl LlmError {
             LlmError::Status { status, .. } if status.starts_with("401") || status.starts_with("403") => {
                 "api_key"
             }
-            LlmError::Status { status, .. } if status.starts_with("404") => "model",
+            // A 404 is an unknown model when the server says so, else a wrong URL.
+            LlmError::Status { status, body, .. } if status.starts_with("404") && body.contains("model") => {
+                "model"
+            }
             LlmError::Timeout { .. } => "timeout",
             _ => "base_url",
         }
@@ -347,7 +353,15 @@ impl Llm {
             parser.push(&chunk, &mut events)?;
             for event in events.drain(..) {
                 match token_of(&event) {
-                    Ok(Token::Done) => return Ok(()),
+                    Ok(Token::Done) => {
+                        // Read the body's end off the critical path so the connection goes back to
+                        // the pool (a body dropped half-read closes it).
+                        tokio::spawn(async move {
+                            let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+                            let _ = tokio::time::timeout(DRAIN_FOR, drain).await;
+                        });
+                        return Ok(());
+                    }
                     Ok(Token::Text(text)) => cx.emit(OutPort::OUT, Value::from(text)).await?,
                     Ok(Token::Finished) => finished = true,
                     Ok(Token::Nothing) => {}
