@@ -194,7 +194,7 @@ impl Llm {
         if url.scheme() == "https" && !super::TLS {
             return Err(FieldIssue::new(
                 "base_url",
-                "https is not supported by this build of weir; use an http URL",
+                "https needs weir built with the `tls` feature of weir-extensions; use an http URL",
             ));
         }
         if fields.model.trim().is_empty() {

@@ -12,8 +12,8 @@ pub mod token_server;
 
 pub use llm::{Llm, LlmFields, LlmKind};
 
-/// Whether this build can reach `https` URLs.
-pub(crate) const TLS: bool = false;
+/// Whether this build can reach `https` URLs (the `tls` feature).
+pub(crate) const TLS: bool = cfg!(feature = "tls");
 
 /// Registers the `ai` kinds.
 pub fn register(scheme: &mut Scheme) {
