@@ -23,6 +23,7 @@ use weir_codecs::codec::{CompileContext, Kind, Ports};
 use weir_codecs::resource::{FieldError, FieldIssue};
 use weir_engine::{BoxedNode, Cx, Error, ErrorKind, Input, Node, OutPort, Result, Value};
 
+use super::chunk::{token_of, whole_answer, Token, TokenError};
 use super::prompt::{self, PromptError};
 use super::sse::{self, Parser};
 use crate::control::snippet::duration_schema;
@@ -431,72 +432,6 @@ impl Node for Llm {
             Err(Failure::Engine(e)) => Err(e),
         }
     }
-}
-
-/// What one event means.
-#[derive(Debug, PartialEq)]
-enum Token {
-    Text(String),
-    /// A chunk with a `finish_reason` and no text.
-    Finished,
-    /// `[DONE]`: the completion is over.
-    Done,
-    /// A chunk with no text (the role, usage).
-    Nothing,
-}
-
-#[derive(Debug, PartialEq)]
-enum TokenError {
-    Server(String),
-    Malformed(String),
-}
-
-fn token_of(event: &sse::Event) -> std::result::Result<Token, TokenError> {
-    let data = event.data.trim();
-    if data == "[DONE]" {
-        return Ok(Token::Done);
-    }
-    let doc: Json =
-        serde_json::from_str(data).map_err(|e| TokenError::Malformed(format!("not JSON ({e})")))?;
-    if event.event.as_deref() == Some("error") || doc.get("error").is_some_and(|e| !e.is_null()) {
-        let err = doc.get("error").unwrap_or(&doc);
-        let message = err
-            .get("message")
-            .and_then(Json::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| err.to_string());
-        return Err(TokenError::Server(message));
-    }
-    let Some(choices) = doc.get("choices").and_then(Json::as_array) else {
-        return Err(TokenError::Malformed("no \"choices\" list".to_string()));
-    };
-    // A usage-only chunk has no choices.
-    let Some(choice) = choices.first() else {
-        return Ok(Token::Nothing);
-    };
-    match choice.get("delta").and_then(|d| d.get("content")) {
-        Some(Json::String(s)) if !s.is_empty() => return Ok(Token::Text(s.clone())),
-        None | Some(Json::Null) | Some(Json::String(_)) => {}
-        Some(other) => {
-            return Err(TokenError::Malformed(format!(
-                "choices[0].delta.content is {other}, not a string"
-            )))
-        }
-    }
-    if choice.get("finish_reason").is_some_and(|r| !r.is_null()) {
-        Ok(Token::Finished)
-    } else {
-        Ok(Token::Nothing)
-    }
-}
-
-/// The text of a non-streamed completion: `choices[0].message.content`.
-fn whole_answer(text: &str) -> std::result::Result<String, String> {
-    let doc: Json = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
-    doc.pointer("/choices/0/message/content")
-        .and_then(Json::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| "no choices[0].message.content string".to_string())
 }
 
 /// The start of a body, for an error message.
