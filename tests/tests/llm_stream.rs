@@ -195,3 +195,27 @@ fn llm_api_key_comes_from_a_value_bound_through_env() {
     );
     assert!(weir.stop(), "exit status 0 after SIGTERM");
 }
+
+#[test]
+fn llm_stream_client_going_away_closes_the_connection_to_the_token_server() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let script = Script::tokens(["one", "two", "three"]).gate_last();
+    let server = rt.block_on(TokenServer::start(script)).unwrap();
+    let mut weir = start(&server, &[]);
+    let addr = weir.listening("default/listener", UP);
+    let mut events = Events::new(chat(addr, "count"));
+    assert_eq!(events.next_event().unwrap(), data("ONE"));
+    assert_eq!(server.closed_early(), 0);
+    drop(events);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.closed_early() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        server.closed_early(),
+        1,
+        "weir dropped its request to the token server"
+    );
+    assert_eq!(server.completed(), 0);
+    assert!(weir.stop(), "exit status 0 after SIGTERM");
+}

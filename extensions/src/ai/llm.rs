@@ -23,12 +23,16 @@ use weir_codecs::codec::{CompileContext, Kind, Ports};
 use weir_codecs::resource::{FieldError, FieldIssue};
 use weir_engine::{BoxedNode, Cx, Error, ErrorKind, Input, Node, OutPort, Result, Value};
 
+use super::chunk::{token_of, whole_answer, Token, TokenError};
 use super::prompt::{self, PromptError};
 use super::sse::{self, Parser};
 use crate::control::snippet::duration_schema;
 
 /// How long `llm` waits for the response head and then for each next piece of it, by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the rest of a body after `[DONE]` is read, to keep its connection for the next call.
+const DRAIN_FOR: Duration = Duration::from_secs(1);
 
 /// The fields of an `llm` spec.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -117,7 +121,10 @@ impl LlmError {
             LlmError::Status { status, .. } if status.starts_with("401") || status.starts_with("403") => {
                 "api_key"
             }
-            LlmError::Status { status, .. } if status.starts_with("404") => "model",
+            // A 404 is an unknown model when the server says so, else a wrong URL.
+            LlmError::Status { status, body, .. } if status.starts_with("404") && body.contains("model") => {
+                "model"
+            }
             LlmError::Timeout { .. } => "timeout",
             _ => "base_url",
         }
@@ -188,7 +195,7 @@ impl Llm {
         if url.scheme() == "https" && !super::TLS {
             return Err(FieldIssue::new(
                 "base_url",
-                "https is not supported by this build of weir; use an http URL",
+                "https needs weir built with the `tls` feature of weir-extensions; use an http URL",
             ));
         }
         if fields.model.trim().is_empty() {
@@ -347,7 +354,15 @@ impl Llm {
             parser.push(&chunk, &mut events)?;
             for event in events.drain(..) {
                 match token_of(&event) {
-                    Ok(Token::Done) => return Ok(()),
+                    Ok(Token::Done) => {
+                        // Read the body's end off the critical path so the connection goes back to
+                        // the pool (a body dropped half-read closes it).
+                        tokio::spawn(async move {
+                            let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+                            let _ = tokio::time::timeout(DRAIN_FOR, drain).await;
+                        });
+                        return Ok(());
+                    }
                     Ok(Token::Text(text)) => cx.emit(OutPort::OUT, Value::from(text)).await?,
                     Ok(Token::Finished) => finished = true,
                     Ok(Token::Nothing) => {}
@@ -417,72 +432,6 @@ impl Node for Llm {
             Err(Failure::Engine(e)) => Err(e),
         }
     }
-}
-
-/// What one event means.
-#[derive(Debug, PartialEq)]
-enum Token {
-    Text(String),
-    /// A chunk with a `finish_reason` and no text.
-    Finished,
-    /// `[DONE]`: the completion is over.
-    Done,
-    /// A chunk with no text (the role, usage).
-    Nothing,
-}
-
-#[derive(Debug, PartialEq)]
-enum TokenError {
-    Server(String),
-    Malformed(String),
-}
-
-fn token_of(event: &sse::Event) -> std::result::Result<Token, TokenError> {
-    let data = event.data.trim();
-    if data == "[DONE]" {
-        return Ok(Token::Done);
-    }
-    let doc: Json =
-        serde_json::from_str(data).map_err(|e| TokenError::Malformed(format!("not JSON ({e})")))?;
-    if event.event.as_deref() == Some("error") || doc.get("error").is_some_and(|e| !e.is_null()) {
-        let err = doc.get("error").unwrap_or(&doc);
-        let message = err
-            .get("message")
-            .and_then(Json::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| err.to_string());
-        return Err(TokenError::Server(message));
-    }
-    let Some(choices) = doc.get("choices").and_then(Json::as_array) else {
-        return Err(TokenError::Malformed("no \"choices\" list".to_string()));
-    };
-    // A usage-only chunk has no choices.
-    let Some(choice) = choices.first() else {
-        return Ok(Token::Nothing);
-    };
-    match choice.get("delta").and_then(|d| d.get("content")) {
-        Some(Json::String(s)) if !s.is_empty() => return Ok(Token::Text(s.clone())),
-        None | Some(Json::Null) | Some(Json::String(_)) => {}
-        Some(other) => {
-            return Err(TokenError::Malformed(format!(
-                "choices[0].delta.content is {other}, not a string"
-            )))
-        }
-    }
-    if choice.get("finish_reason").is_some_and(|r| !r.is_null()) {
-        Ok(Token::Finished)
-    } else {
-        Ok(Token::Nothing)
-    }
-}
-
-/// The text of a non-streamed completion: `choices[0].message.content`.
-fn whole_answer(text: &str) -> std::result::Result<String, String> {
-    let doc: Json = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
-    doc.pointer("/choices/0/message/content")
-        .and_then(Json::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| "no choices[0].message.content string".to_string())
 }
 
 /// The start of a body, for an error message.

@@ -189,6 +189,21 @@ async fn llm_401_names_the_api_key_and_never_shows_it() {
 }
 
 #[tokio::test]
+async fn llm_404_names_the_model_when_the_server_says_so_else_the_url() {
+    let server = TokenServer::start(Script::failing(404, "The model `nope` does not exist"))
+        .await
+        .unwrap();
+    let err = ask(&server, json!({}), json!("hi")).await.unwrap_err();
+    assert!(err.message().contains("field \"model\": HTTP 404"), "{err}");
+    let server = TokenServer::start(Script::tokens(["a"])).await.unwrap();
+    let wrong = format!("http://{}/v2/oops", server.addr());
+    let err = ask(&server, json!({"base_url": wrong}), json!("hi"))
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("field \"base_url\": HTTP 404"), "{err}");
+}
+
+#[tokio::test]
 async fn llm_malformed_and_error_events_and_a_cut_stream_are_errors() {
     let malformed = TokenServer::start(Script::steps(vec![
         Step::Token("a".into()),
@@ -315,8 +330,10 @@ fn llm_compile_errors_name_the_field() {
         json!({"timeout": "1s", "max_tokens": "64", "temperature": 0})
     ))
     .is_ok());
-    if !crate::ai::TLS {
-        let https = issue(base(json!({"base_url": "https://api.openai.com/v1"})));
-        assert_eq!(https.field, "base_url");
+    let https = base(json!({"base_url": "https://api.openai.com/v1"}));
+    if crate::ai::TLS {
+        assert!(compile(https).is_ok());
+    } else {
+        assert_eq!(issue(https).field, "base_url");
     }
 }

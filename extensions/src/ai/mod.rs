@@ -1,10 +1,12 @@
 //! The `ai` family of node kinds:
 //! - `llm` (`llm.rs`): an OpenAI-compatible chat-completions client that streams, one packet per
-//!   token, reading the server's SSE (`sse.rs`) and taking its prompt from the payload (`prompt.rs`);
+//!   token, reading the server's SSE (`sse.rs`), interpreting its chunks (`chunk.rs`) and taking its
+//!   prompt from the payload (`prompt.rs`);
 //! - `token_server.rs`: a small OpenAI-compatible server with scripted tokens, for tests and benches.
 
 use weir_codecs::codec::Scheme;
 
+mod chunk;
 pub mod llm;
 pub mod prompt;
 pub mod sse;
@@ -12,8 +14,8 @@ pub mod token_server;
 
 pub use llm::{Llm, LlmFields, LlmKind};
 
-/// Whether this build can reach `https` URLs.
-pub(crate) const TLS: bool = false;
+/// Whether this build can reach `https` URLs (the `tls` feature).
+pub(crate) const TLS: bool = cfg!(feature = "tls");
 
 /// Registers the `ai` kinds.
 pub fn register(scheme: &mut Scheme) {

@@ -1,5 +1,5 @@
 //! A small OpenAI-compatible chat-completions server for tests and benches: real HTTP (hyper) on
-//! 127.0.0.1, port 0, answering `POST …/chat/completions` with a scripted SSE stream of tokens, in
+//! 127.0.0.1, port 0, answering `POST /v1/chat/completions` with a scripted SSE stream of tokens, in
 //! OpenAI's chunk format (a role chunk, one chunk per token, a finishing chunk, `data: [DONE]`).
 //!
 //! A [`Script`] says what to send: tokens, delays, a gate (the stream waits there until the test calls
@@ -251,7 +251,7 @@ async fn answer(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    if !post || !path.ends_with("/chat/completions") {
+    if !post || path != "/v1/chat/completions" {
         return Ok(full(
             StatusCode::NOT_FOUND,
             "text/plain",
