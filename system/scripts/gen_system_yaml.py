@@ -102,7 +102,7 @@ for i, (method, path, target) in enumerate(api_routes):
 specs.append(spec("router", "api", routes=api_specs_routes, ports=api_ports))
 
 # Public routes: health and the OpenAPI document; everything else goes through `auth`.
-specs.append(spec("snippet", "healthz", language="json", code='{"status": "ok"}'))
+specs.append(spec("snippet", "healthz", language="json", code='{"status": 200, "body": {"status": "ok"}}'))
 
 def op(summary, status, body=None, params=None, query=False):
     o = {"summary": summary, "responses": {

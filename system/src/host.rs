@@ -126,13 +126,17 @@ pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> 
     let store = open_store(&settings.store)?;
     let host_env = parse_env(&args.env)?;
     load_files(store.as_ref(), args)?;
-    let scheme = Arc::new(weir_extensions::scheme());
-    let namespaces = if args.namespaces.is_empty() {
+    let services = crate::system_ns::services(store.clone());
+    let scheme = crate::system_ns::scheme(&services);
+    let _events = crate::system_ns::publish_events(&services);
+    let mut namespaces = if args.namespaces.is_empty() {
         store.namespaces()?
     } else {
         args.namespaces.clone()
     };
-    if namespaces.is_empty() {
+    // `system` runs below, on its own address (unless --no-system).
+    namespaces.retain(|ns| ns != weir_engine::channel::SYSTEM);
+    if namespaces.is_empty() && args.no_system {
         tracing::warn!("no namespace to run: the store has no specs and no -n was given");
     }
     let mut tables = Vec::new();
@@ -154,6 +158,12 @@ pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> 
             }
         }));
         tables.push(table);
+    }
+    if !args.no_system {
+        let system =
+            crate::system_ns::start(&store, scheme.clone(), &host_env, &settings.system_addr).await?;
+        loaders.push(system.loader);
+        tables.push(system.table);
     }
     signals.recv().await;
     tracing::info!("shutting down");
