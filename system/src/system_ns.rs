@@ -124,7 +124,7 @@ pub async fn start(
     {
         let t = table.lock().await;
         for (_, name, status) in t.statuses() {
-            tracing::info!(namespace = SYSTEM, spec = %name, "{status:?}");
+            tracing::debug!(namespace = SYSTEM, spec = %name, "{status:?}");
         }
         if let Some(weir_symbols::Status::Inactive(why)) = t.status("listener") {
             bail!("the system listener on {bound} did not start: {why}");
