@@ -137,3 +137,7 @@ pub async fn start(
     });
     Ok(Running { table, loader })
 }
+
+#[cfg(test)]
+#[path = "system_ns_tests.rs"]
+mod tests;
