@@ -307,6 +307,53 @@ fn kinds_namespaces_and_the_openapi_document_are_served() {
     );
 }
 
+#[test]
+fn a_signal_sees_its_namespaces_store_changes_only() {
+    let (_weir, sys) = start(&[]);
+    let log = temp_file("changes.log", "");
+    let specs = json!([
+        {"kind": "signal", "namespace": "app", "name": "changes", "topic": "specs",
+         "ports": {"out": [{"name": "line", "port": "in"}]}},
+        {"kind": "snippet", "namespace": "app", "name": "line", "language": "cel",
+         "code": "['%s %s %s\\n', self.op, self.namespace, self.resource]",
+         "ports": {"out": [{"name": "log", "port": "in"}]}},
+        {"kind": "print", "namespace": "app", "name": "log", "filename": log.to_str().unwrap()}
+    ]);
+    assert_eq!(call(sys, "POST", "/v1/specs", None, Some(specs)).0, 201);
+    let probe = |name: &str, ns: &str| json!({"kind": "snippet", "namespace": ns, "name": name, "language": "text", "code": "x"});
+    // Changes keep coming until the signal is loaded and reports one.
+    let mut n = 0;
+    eventually("the signal reports a change in app", || {
+        n += 1;
+        call(
+            sys,
+            "POST",
+            "/v1/specs",
+            None,
+            Some(probe(&format!("probe-{n}"), "app")),
+        );
+        let text = std::fs::read_to_string(&log).ok()?;
+        text.contains("store app specs").then_some(())
+    });
+    assert_eq!(
+        call(sys, "POST", "/v1/specs", None, Some(probe("elsewhere", "other"))).0,
+        201
+    );
+    let (status, _) = call(sys, "DELETE", "/v1/specs?namespace=app&name=probe-1", None, None);
+    assert_eq!(status, 204);
+    eventually("the delete is reported", || {
+        std::fs::read_to_string(&log)
+            .ok()?
+            .contains("delete app specs")
+            .then_some(())
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains("other"),
+        "a signal in app saw another namespace: {text}"
+    );
+}
+
 /// Runs `weir ARGS` expecting it to exit; returns (success, stderr).
 fn run_to_exit(args: &[&str]) -> (bool, String) {
     let mut child = Command::new(binary())
