@@ -4,10 +4,10 @@
 //! namespace with its listener on `system_addr`.
 //!
 //! The listener spec in `system.yaml` takes its address from the host env keys
-//! `WEIR_SYSTEM_HOST` and `WEIR_SYSTEM_PORT`, set here only for the `system` table. The address is
-//! checked before loading: a busy address is a startup error, port 0 is resolved to a free port first
-//! (so the address is known to protect from other namespaces), and an address other than loopback
-//! needs an access token in the store.
+//! `WEIR_SYSTEM_HOST` and `WEIR_SYSTEM_PORT`, set here only for the `system` table. An address other
+//! than loopback needs an access token in the store; a listener that cannot bind (a busy address) is
+//! a startup error; the address it bound (port 0 resolved) is protected from other namespaces'
+//! nodes (`weir_codecs::guard`).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -74,29 +74,25 @@ pub fn seed(store: &dyn Store) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// Resolves `addr`, checks it is free (port 0: picks a free port) and that binding it is allowed.
+/// Resolves `addr` and checks that binding it is allowed: anywhere but loopback needs a token.
 fn resolve(addr: &str, store: &dyn Store) -> anyhow::Result<SocketAddr> {
     let wanted = addr
         .to_socket_addrs()
         .with_context(|| format!("system address {addr:?}: expected HOST:PORT"))?
         .next()
         .with_context(|| format!("system address {addr:?} resolves to no address"))?;
-    let probe = std::net::TcpListener::bind(wanted)
-        .with_context(|| format!("system address {wanted} is not available (busy?)"))?;
-    let bound = probe.local_addr()?;
-    drop(probe);
-    if !bound.ip().is_loopback() {
+    if !wanted.ip().is_loopback() {
         let has_token = system::token_required(store).map_err(|e| anyhow::anyhow!("{e}"))?;
         if !has_token {
             bail!(
-                "system address {bound} is not loopback: the system API needs an access token there; \
+                "system address {wanted} is not loopback: the system API needs an access token there; \
                  store a Value in namespace \"system\" named \"{}<x>\" with data {{token: ...}} first \
                  (e.g. with --from-values)",
                 system::TOKEN_PREFIX
             );
         }
     }
-    Ok(bound)
+    Ok(wanted)
 }
 
 /// A running `system` namespace.
@@ -113,23 +109,36 @@ pub async fn start(
     addr: &str,
 ) -> anyhow::Result<Running> {
     seed(store.as_ref())?;
-    let bound = resolve(addr, store.as_ref())?;
-    weir_codecs::guard::protect_addr(bound);
+    let wanted = resolve(addr, store.as_ref())?;
     let mut env = host_env.clone();
-    env.insert("WEIR_SYSTEM_HOST".into(), bound.ip().to_string());
-    env.insert("WEIR_SYSTEM_PORT".into(), bound.port().to_string());
+    env.insert("WEIR_SYSTEM_HOST".into(), wanted.ip().to_string());
+    env.insert("WEIR_SYSTEM_PORT".into(), wanted.port().to_string());
     let table = Arc::new(Mutex::new(Table::new(SYSTEM, scheme, env)));
     let loader = Loader::new(store.clone(), table.clone());
     loader.reload().await?;
+    let label = format!("{SYSTEM}/listener");
+    let bound = weir_extensions::net::bound_addr;
     {
         let t = table.lock().await;
         for (_, name, status) in t.statuses() {
             tracing::debug!(namespace = SYSTEM, spec = %name, "{status:?}");
         }
-        if let Some(weir_symbols::Status::Inactive(why)) = t.status("listener") {
-            bail!("the system listener on {bound} did not start: {why}");
+        match t.status("listener") {
+            Some(weir_symbols::Status::Inactive(why)) => {
+                bail!("the system listener on {wanted} did not start: {why}")
+            }
+            Some(weir_symbols::Status::Active) if bound(&label).is_none() => {
+                // It loaded but did not bind: say why, as binding it now does.
+                let why = std::net::TcpListener::bind(wanted)
+                    .err()
+                    .map_or_else(|| "see the log".to_string(), |e| e.to_string());
+                bail!("the system listener on {wanted} did not start: {why}")
+            }
+            _ => {}
         }
     }
+    // Protect the address the listener really bound (port 0 resolved), or the one asked for.
+    weir_codecs::guard::protect_addr(bound(&label).unwrap_or(wanted));
     let loader = tokio::spawn(async move {
         if let Err(e) = loader.run().await {
             tracing::error!("system loader stopped: {e}");

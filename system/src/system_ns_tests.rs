@@ -38,7 +38,7 @@ fn an_address_other_than_loopback_needs_a_token() {
     let store = MemoryStore::new();
     let err = resolve("0.0.0.0:0", &store).unwrap_err().to_string();
     assert!(err.contains("access token"), "{err}");
-    assert!(resolve("127.0.0.1:0", &store).unwrap().port() != 0);
+    assert!(resolve("127.0.0.1:0", &store).is_ok());
     store
         .apply_values(vec![weir_codecs::resource::ValueResource {
             namespace: SYSTEM.into(),

@@ -384,7 +384,7 @@ fn a_busy_system_address_and_an_open_address_without_a_token_are_startup_errors(
     let addr = taken.local_addr().unwrap().to_string();
     let (ok, err) = run_to_exit(&["start", "--store", "memory://", "--system-addr", &addr]);
     assert!(!ok);
-    assert!(err.contains(&addr) && err.contains("not available"), "{err}");
+    assert!(err.contains(&addr) && err.contains("did not start"), "{err}");
     let (ok, err) = run_to_exit(&["start", "--store", "memory://", "--system-addr", "0.0.0.0:0"]);
     assert!(!ok);
     assert!(err.contains("access token"), "{err}");

@@ -14,7 +14,7 @@ mod serve;
 #[cfg(test)]
 mod tests;
 
-pub use listener::{Listener, ListenerFields, ListenerKind, DEFAULT_GRACE, DEFAULT_MAX_BODY};
+pub use listener::{bound_addr, Listener, ListenerFields, ListenerKind, DEFAULT_GRACE, DEFAULT_MAX_BODY};
 pub use router::{RouteField, Router, RouterFields, RouterKind};
 
 /// Registers the `net` kinds.
