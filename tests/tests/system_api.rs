@@ -438,8 +438,42 @@ mod fuzz {
         })
     }
 
+    /// A resource that is nearly right: a real kind, a name, the fuzz token's namespace, and random
+    /// fields (so creates and updates succeed too, and schema checks meet odd values).
+    fn near_resource() -> impl Strategy<Value = Json> {
+        (
+            prop::sample::select(vec![
+                "snippet", "router", "syscall", "signal", "print", "nop", "listener", "unknown",
+            ]),
+            "[a-z]{1,6}",
+            prop::collection::btree_map(
+                prop::sample::select(vec![
+                    "language", "code", "routes", "opcode", "topic", "filename", "data", "ports", "env",
+                    "id", "specs", "inbounds",
+                ]),
+                json_value(),
+                0..4,
+            ),
+        )
+            .prop_map(|(kind, name, fields)| {
+                let mut m: serde_json::Map<String, Json> =
+                    fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+                m.insert("kind".into(), json!(kind));
+                m.insert("name".into(), json!(name));
+                m.insert("namespace".into(), json!("fuzz"));
+                if kind == "listener" {
+                    // Never let the fuzz bind anything: the namespace does not run, but stay safe.
+                    m.insert("port".into(), json!(0));
+                    m.insert("host".into(), json!("127.0.0.1"));
+                }
+                Json::Object(m)
+            })
+    }
+
     fn body() -> impl Strategy<Value = String> {
         prop_oneof![
+            near_resource().prop_map(|j| j.to_string()),
+            prop::collection::vec(near_resource(), 1..3).prop_map(|v| Json::Array(v).to_string()),
             json_value().prop_map(|j| j.to_string()),
             "[ -~]{0,40}",
             json_value().prop_map(|j| {
@@ -450,6 +484,13 @@ mod fuzz {
     }
 
     fn path() -> impl Strategy<Value = String> {
+        prop_oneof![
+            1 => prop::sample::select(vec!["/v1/specs", "/v1/values", "/v1/charts"]).prop_map(str::to_string),
+            2 => any_path(),
+        ]
+    }
+
+    fn any_path() -> impl Strategy<Value = String> {
         (
             prop::sample::select(vec!["specs", "values", "charts", "namespaces", "kinds"]),
             prop_oneof![
@@ -472,7 +513,7 @@ mod fuzz {
         let tried = AtomicUsize::new(0);
         let statuses = std::sync::Mutex::new(std::collections::BTreeMap::<u16, usize>::new());
         let methods = prop::sample::select(vec!["GET", "POST", "PATCH", "DELETE", "PUT"]);
-        let tokens = prop::sample::select(vec![Some("fuzz-secret"), None, Some("nope")]);
+        let tokens = prop::sample::select(vec![Some("fuzz-secret"), Some("fuzz-secret"), None, Some("nope")]);
         let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
             cases: 1000,
             failure_persistence: None,
