@@ -26,6 +26,14 @@ pub enum ErrorKind {
     Timeout,
     /// A fault of weir itself.
     Internal,
+    /// The addressed resource does not exist (an HTTP API answers 404).
+    NotFound,
+    /// The request conflicts with what exists, such as a name already used (409).
+    Conflict,
+    /// The caller gave no valid credentials (401).
+    Unauthorized,
+    /// The caller may not act on this resource or namespace (403).
+    Forbidden,
 }
 
 impl ErrorKind {
@@ -48,6 +56,10 @@ impl ErrorKind {
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Internal => "internal",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
         }
     }
 }

@@ -1,5 +1,6 @@
-//! weir-extensions: the node kinds, one module per family (`control`, `net`, `io`). Each family has a
-//! plain `register(&mut Scheme)`; [`register`] adds them all. See ARCHITECTURE.md.
+//! weir-extensions: the node kinds, one module per family (`control`, `net`, `io`, `system`). Each
+//! family has a `register`; [`register`] adds those that need no host services (`system`'s kinds hold
+//! the host's store and channels: see [`system::register`]). See ARCHITECTURE.md.
 
 use weir_codecs::codec::Scheme;
 
@@ -7,6 +8,7 @@ pub mod ai;
 pub mod control;
 pub mod io;
 pub mod net;
+pub mod system;
 
 /// Registers every built-in kind.
 pub fn register(scheme: &mut Scheme) {

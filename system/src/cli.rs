@@ -190,7 +190,8 @@ pub struct StartArgs {
     #[arg(short = 'e', long = "env", visible_alias = "environment")]
     pub env: Vec<String>,
 
-    /// Address of the system namespace's listener (the system namespace is not built yet).
+    /// Address of the system namespace's listener, HOST:PORT (default 127.0.0.1:7777; port 0 picks one).
+    /// Anywhere but loopback, a token Value must exist in `system` (see README, System API).
     #[arg(long = "system-addr", env = "WEIR_SYSTEM_ADDR")]
     pub system_addr: Option<String>,
 

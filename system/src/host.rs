@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::bail;
 use weir_codecs::codec::Scheme;
@@ -12,12 +11,17 @@ use weir_codecs::resource::{Chart, Spec, ValueResource};
 use weir_loader::Store;
 use weir_symbols::HostEnv;
 
+use weir_engine::channel::SYSTEM;
+
 use crate::cli::StartArgs;
 use crate::resources::{default_namespace, read_files};
 use crate::runtimes::Runtimes;
 use crate::settings::Settings;
 use crate::store::open_store;
 use crate::validate::{validate, Check};
+
+/// How long a namespace's `term` ports may take at shutdown.
+const TERM_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(crate) fn parse_env(pairs: &[String]) -> anyhow::Result<HostEnv> {
     let mut env = BTreeMap::new();
@@ -105,12 +109,20 @@ pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> 
     let mut signals = Signals::register()?;
     let store = open_store(&settings.store)?;
     let host_env = parse_env(&args.env)?;
-    let scheme = Arc::new(weir_extensions::scheme());
+    let services = crate::system_ns::services(store.clone());
+    let scheme = crate::system_ns::scheme(&services);
+    let _events = crate::system_ns::publish_events(&services);
     load_files(store.as_ref(), &scheme, args)?;
-    let mut runtimes = Runtimes::new(store.clone(), scheme, host_env);
+    // `system` runs on its own address (unless --no-system), apart from the other namespaces.
+    let system = if args.no_system {
+        None
+    } else {
+        Some(crate::system_ns::start(&store, scheme.clone(), &host_env, &settings.system_addr).await?)
+    };
+    let mut runtimes = Runtimes::new(store.clone(), scheme, host_env).excluding(SYSTEM);
     if args.namespaces.is_empty() {
         let namespaces = store.namespaces()?;
-        if namespaces.is_empty() {
+        if namespaces.iter().all(|ns| ns == SYSTEM) {
             tracing::info!("the store has no specs yet: namespaces start as they are applied");
         }
         for ns in &namespaces {
@@ -125,6 +137,10 @@ pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> 
     }
     tracing::info!("shutting down");
     runtimes.stop_all().await;
+    if let Some(system) = system {
+        system.loader.abort();
+        system.table.lock().await.shutdown(TERM_WITHIN).await;
+    }
     let left = weir_engine::drain::wait(std::time::Duration::from_secs(30)).await;
     if left > 0 {
         tracing::warn!("{left} listener(s) still draining at exit");

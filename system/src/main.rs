@@ -1,7 +1,7 @@
 //! The `weir` binary: parses the command line (`cli.rs`), sets up logging, and runs the command.
 //! `weir start` runs a host (`host.rs`): a store, one symbol table and loader per namespace;
-//! `weir apply|get|delete` (`apply.rs`, `get.rs`, `delete.rs`) edit the store; `weir run` (`run.rs`)
-//! runs one job and prints its events.
+//! the `system` namespace's host side is `system_ns.rs`; `weir apply|get|delete` (`apply.rs`,
+//! `get.rs`, `delete.rs`) edit the store; `weir run` (`run.rs`) runs one job and prints its events.
 
 mod apply;
 mod cli;
@@ -14,6 +14,7 @@ mod run;
 mod runtimes;
 mod settings;
 mod store;
+mod system_ns;
 mod validate;
 
 use clap::Parser;
@@ -26,12 +27,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn resource_command(command: &cli::Command, settings: &settings::Settings) -> anyhow::Result<()> {
     use cli::{Command, Kind};
     use weir_codecs::resource::{Chart, Spec, ValueResource};
-    let store = store::open_store(&settings.store)?;
-    let store = store.as_ref();
+    let opened = store::open_store(&settings.store)?;
+    let store = opened.as_ref();
     match command {
         Command::Start(_) | Command::Run(_) => Ok(()),
         Command::Apply(args) => {
-            let scheme = weir_extensions::scheme();
+            let scheme = system_ns::scheme(&system_ns::services(opened.clone()));
             match args.kind {
                 Kind::Specs => apply::apply::<Spec>(args, store, &scheme),
                 Kind::Values => apply::apply::<ValueResource>(args, store, &scheme),

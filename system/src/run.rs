@@ -92,7 +92,7 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<JobStatu
         system_addr: None,
         no_system: true,
     };
-    let scheme = Arc::new(weir_extensions::scheme());
+    let scheme = crate::system_ns::scheme(&crate::system_ns::services(store.clone()));
     crate::host::load_files(store.as_ref(), &scheme, &files)?;
     let value = input(args)?;
     let host_env = crate::host::parse_env(&args.env)?;

@@ -29,6 +29,8 @@ pub struct Runtimes {
     env: HostEnv,
     host: String,
     running: BTreeMap<String, Runtime>,
+    /// Namespaces run elsewhere (`system`), never started here.
+    excluded: HashSet<String>,
 }
 
 impl Runtimes {
@@ -39,12 +41,19 @@ impl Runtimes {
             env,
             host: weir_loader::host_name(),
             running: BTreeMap::new(),
+            excluded: HashSet::new(),
         }
+    }
+
+    /// Never runs `namespace` (it is run apart, as `system` is).
+    pub fn excluding(mut self, namespace: &str) -> Self {
+        self.excluded.insert(namespace.to_string());
+        self
     }
 
     /// Loads `namespace` (errors reading the store are returned) and follows its changes.
     pub async fn start(&mut self, namespace: &str) -> anyhow::Result<()> {
-        if self.running.contains_key(namespace) {
+        if self.running.contains_key(namespace) || self.excluded.contains(namespace) {
             return Ok(());
         }
         let table = Arc::new(Mutex::new(Table::new(

@@ -12,6 +12,8 @@ pub struct Settings {
     pub store: String,
     pub log_level: String,
     pub log_format: LogFormat,
+    /// Where the system namespace's listener binds (`system_addr`).
+    pub system_addr: String,
 }
 
 /// Reads `key = "value"` lines of `weir.toml` (flat keys only).
@@ -58,7 +60,14 @@ impl Settings {
                 }
             },
         };
+        let system_addr = match &cli.command {
+            crate::cli::Command::Start(a) => a.system_addr.clone(),
+            _ => None,
+        }
+        .or_else(|| file.get("system_addr").cloned())
+        .unwrap_or_else(|| crate::system_ns::DEFAULT_ADDR.into());
         Ok(Settings {
+            system_addr,
             store,
             log_level,
             log_format,

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use serde_json::Value as Json;
+use weir_codecs::check::{check_chart, check_spec};
 use weir_codecs::codec::Scheme;
 use weir_codecs::resource::{Chart, FieldIssue, Spec, ValueResource};
 
@@ -39,69 +40,9 @@ pub trait Check: Stored {
     fn check(&self, scheme: &Scheme, report: &mut Vec<FieldIssue>, warnings: &mut Vec<FieldIssue>);
 }
 
-/// Whether the value at `path` (`routes.0.port`), or one of its parents, is a string holding a template.
-fn templated(root: &Json, path: &str) -> bool {
-    let mut node = root;
-    let is_template = |v: &Json| v.as_str().is_some_and(|s| s.contains("{{"));
-    if is_template(node) {
-        return true;
-    }
-    for part in path.split('.').filter(|p| !p.is_empty()) {
-        let next = match node {
-            Json::Object(m) => m.get(part),
-            Json::Array(a) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
-            _ => None,
-        };
-        match next {
-            Some(n) if is_template(n) => return true,
-            Some(n) => node = n,
-            None => return false,
-        }
-    }
-    false
-}
-
-/// `field` within `prefix` (`specs[0]` + `code` → `specs[0].code`).
-fn within(prefix: &str, field: &str) -> String {
-    match (prefix.is_empty(), field.is_empty()) {
-        (true, _) => field.to_string(),
-        (false, true) => prefix.to_string(),
-        (false, false) => format!("{prefix}.{field}"),
-    }
-}
-
-/// A spec's own fields against its kind's schema; `prefix` names where the spec sits (`specs[0]`).
-fn check_fields(
-    spec: &Spec,
-    scheme: &Scheme,
-    prefix: &str,
-    issues: &mut Vec<FieldIssue>,
-    warnings: &mut Vec<FieldIssue>,
-) {
-    for e in spec.validate() {
-        issues.push(FieldIssue::new(within(prefix, &e.field), e.message));
-    }
-    let Some(codec) = scheme.get(&spec.kind) else {
-        warnings.push(FieldIssue::new(
-            within(prefix, "kind"),
-            format!(
-                "unknown kind \"{}\": the spec stays inactive until a chart of that name is applied",
-                spec.kind
-            ),
-        ));
-        return;
-    };
-    let fields = Json::Object(spec.fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-    if let Err(found) = codec.decode(&fields) {
-        for i in found.into_iter().filter(|i| !templated(&fields, &i.field)) {
-            issues.push(FieldIssue::new(within(prefix, &i.field), i.message));
-        }
-    }
-}
-
 impl Check for Spec {
     fn check(&self, scheme: &Scheme, issues: &mut Vec<FieldIssue>, warnings: &mut Vec<FieldIssue>) {
-        check_fields(self, scheme, "", issues, warnings);
+        check_spec(self, scheme, "", issues, warnings);
     }
 }
 
@@ -118,21 +59,7 @@ impl Check for ValueResource {
 
 impl Check for Chart {
     fn check(&self, scheme: &Scheme, issues: &mut Vec<FieldIssue>, warnings: &mut Vec<FieldIssue>) {
-        for e in self.validate() {
-            issues.push(FieldIssue::new(e.field, e.message));
-        }
-        if scheme.get(&self.name).is_some() {
-            issues.push(FieldIssue::new(
-                "name",
-                format!(
-                    "\"{}\" is a built-in kind; a chart never overrides one",
-                    self.name
-                ),
-            ));
-        }
-        for (i, spec) in self.specs.iter().enumerate() {
-            check_fields(spec, scheme, &format!("specs[{i}]"), issues, warnings);
-        }
+        check_chart(self, scheme, issues, warnings);
     }
 }
 

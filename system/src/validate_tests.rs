@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::resources::read_files;
+use weir_codecs::check::templated;
 
 fn entries<T: Stored>(text: &str) -> Vec<Entry<T>> {
     let dir = std::env::temp_dir().join(format!("weir-validate-{}-{}", std::process::id(), rand()));

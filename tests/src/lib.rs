@@ -40,10 +40,20 @@ pub struct Weir {
 }
 
 impl Weir {
-    /// Starts `weir ARGS` in the workspace root with stdout piped.
+    /// Starts `weir ARGS` in the workspace root with stdout piped. A `start` that sets neither
+    /// `--system-addr` nor `--no-system` gets `--system-addr 127.0.0.1:0`, so tests running at once
+    /// never compete for the default system port.
     pub fn start(args: &[&str]) -> Weir {
+        let mut args: Vec<&str> = args.to_vec();
+        if args.first() == Some(&"start")
+            && !args
+                .iter()
+                .any(|a| a.starts_with("--system-addr") || *a == "--no-system")
+        {
+            args.extend(["--system-addr", "127.0.0.1:0"]);
+        }
         let mut child = Command::new(binary())
-            .args(args)
+            .args(&args)
             .current_dir(root())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

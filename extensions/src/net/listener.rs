@@ -100,6 +100,15 @@ fn parse_size(v: &serde_json::Value) -> std::result::Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
+/// Addresses of the loaded listeners by `NAMESPACE/NODE`, for the host to learn where one bound (the
+/// system listener on port 0, whose address it protects).
+static BOUND: Mutex<Option<std::collections::HashMap<String, SocketAddr>>> = Mutex::new(None);
+
+/// Where the listener `NAMESPACE/NODE` is bound, while it is loaded.
+pub fn bound_addr(label: &str) -> Option<SocketAddr> {
+    BOUND.lock().as_ref().and_then(|m| m.get(label).copied())
+}
+
 /// A listener's settings, checked.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -288,6 +297,10 @@ impl Listener {
             task: Some(task),
         });
         drop(server);
+        BOUND
+            .lock()
+            .get_or_insert_with(Default::default)
+            .insert(config.label.clone(), addr);
         tracing::info!(listener = %config.label, %addr, "listening");
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
@@ -300,6 +313,11 @@ impl Listener {
         let Some(server) = self.0.server.lock().take() else {
             return;
         };
+        if let Some(m) = BOUND.lock().as_mut() {
+            if m.get(&self.0.config.label) == Some(&server.addr) {
+                m.remove(&self.0.config.label);
+            }
+        }
         // Closing the socket here frees the port before a replacement binds it.
         drop(server.socket.lock().take());
         server.stop.cancel();

@@ -27,7 +27,7 @@ mod ws;
 pub use connect::ConnectError;
 pub use gateway::{Gateway, GatewayFields, GatewayKind};
 pub use http_client::{HttpClient, HttpFields, HttpKind};
-pub use listener::{Listener, ListenerFields, ListenerKind, DEFAULT_GRACE, DEFAULT_MAX_BODY};
+pub use listener::{bound_addr, Listener, ListenerFields, ListenerKind, DEFAULT_GRACE, DEFAULT_MAX_BODY};
 pub use proxy::{Proxy, ProxyFields, ProxyKind};
 pub use router::{RouteField, Router, RouterFields, RouterKind};
 pub use websocket::{WebSocket, WebSocketFields, WebSocketKind};
