@@ -177,14 +177,18 @@ impl Table {
             if !seen.insert(id) {
                 continue;
             }
-            let spec = by_id
-                .remove(&id)
-                .or_else(|| self.symbols.get(&id).map(|s| s.spec.clone()));
-            let Some(spec) = spec else { continue };
-            let env = bind_env(&spec, values, &self.host);
+            // A spec not in this change is only re-read when its bound env changed (no clone of
+            // every spec per apply: a namespace may hold thousands).
+            let new_spec = by_id.remove(&id);
+            let env = match (&new_spec, self.symbols.get(&id)) {
+                (Some(spec), _) => bind_env(spec, values, &self.host),
+                (None, Some(sym)) => bind_env(&sym.spec, values, &self.host),
+                (None, None) => continue,
+            };
             match self.symbols.get_mut(&id) {
-                Some(sym) if sym.spec == spec && sym.env == env => {}
+                Some(sym) if new_spec.as_ref().is_none_or(|s| *s == sym.spec) && sym.env == env => {}
                 Some(sym) => {
+                    let spec = new_spec.unwrap_or_else(|| sym.spec.clone());
                     let node = match &env {
                         Ok(env) => compile(&spec, env, &self.scheme),
                         Err(e) => Err(e.clone()),
@@ -197,6 +201,7 @@ impl Table {
                     changed_nodes.push((id, old));
                 }
                 None => {
+                    let Some(spec) = new_spec else { continue };
                     let node = match &env {
                         Ok(env) => compile(&spec, env, &self.scheme),
                         Err(e) => Err(e.clone()),

@@ -20,6 +20,10 @@ use weir_loader::{Loader, SqliteStore, Store};
 use weir_symbols::{HostEnv, Table};
 use weir_tests::http::get;
 
+/// As in the `weir` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SPECS: usize = 10_000;
 
 fn spec(v: serde_json::Value) -> Spec {
