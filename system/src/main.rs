@@ -62,6 +62,8 @@ fn main() -> std::process::ExitCode {
         }
     };
     settings::init_logging(&settings);
+    // One rustls crypto provider (ring) for every TLS user in the process.
+    weir_extensions::net::tls::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

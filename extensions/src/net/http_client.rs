@@ -50,13 +50,17 @@ pub struct HttpFields {
 /// The pooled client every client kind of a namespace-bound node uses.
 pub(crate) type HttpPool = Client<Connector, Full<Bytes>>;
 
-/// A pooled client that connects on behalf of `namespace`.
+/// A pooled client that connects on behalf of `namespace`, trusting the web PKI roots.
 pub(crate) fn pool(namespace: &str) -> std::result::Result<HttpPool, String> {
-    let tls = tls::client_config()?;
-    Ok(Client::builder(TokioExecutor::new())
+    Ok(pool_with(namespace, tls::client_config()?))
+}
+
+/// A pooled client that connects on behalf of `namespace` with the TLS settings `tls`.
+pub(crate) fn pool_with(namespace: &str, tls: Arc<rustls::ClientConfig>) -> HttpPool {
+    Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(90))
-        .build(Connector::new(namespace, tls)))
+        .build(Connector::new(namespace, tls))
 }
 
 /// Reads an optional duration field.

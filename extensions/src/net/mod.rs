@@ -1,8 +1,17 @@
-//! The `net` family of node kinds, following uniflow's `listener` and `router`:
-//! - `listener` (`listener.rs`, `serve.rs`): an HTTP/1.1 and h2c server; each request is a root
-//!   process whose payload (`http.rs`, uniflow's shape) goes out of `out`, and whose reply becomes the
-//!   response, streamed as SSE or a chunked body when it has several elements;
-//! - `router` (`router.rs`, `route.rs`): routes request payloads to `out[N]` by method and path.
+//! The `net` family of node kinds, following uniflow's network nodes:
+//! - `listener` (`listener.rs`, `serve.rs`): an HTTP/1.1 and h2c server, or HTTPS with `tls`
+//!   (`tls.rs`); each request is a root process whose payload (`http.rs`, uniflow's shape) goes out of
+//!   `out`, and whose reply becomes the response, streamed as SSE or a chunked body when it has several
+//!   elements; an HTTP/1.1 upgrade can be handed to a gateway (`upgrade.rs`);
+//! - `router` (`router.rs`, `route.rs`): routes request payloads to `out[N]` by method and path;
+//! - `http` (`http_client.rs`, `outgoing.rs`, `sse.rs`): an HTTP client whose streamed responses are
+//!   emitted chunk by chunk or event by event;
+//! - `proxy` (`proxy.rs`): a round-robin reverse proxy with X-Forwarded headers;
+//! - `gateway` (`gateway.rs`) and `websocket` (`websocket.rs`), sharing `ws.rs`: the WebSocket server
+//!   side of a listener request and a WebSocket client.
+//!
+//! Outgoing connections go through `connect.rs`, which refuses the system listener to nodes outside
+//! the `system` namespace. TLS uses one rustls provider, *ring* (`tls.rs`).
 
 use weir_codecs::codec::Scheme;
 

@@ -12,9 +12,11 @@ use weir_engine::Value;
 
 use super::http::{encode_body, percent_decode, PAYLOAD_KEYS};
 
-/// Headers of an incoming payload never sent on: hop-by-hop ones and the ones the client computes.
+/// Headers of an incoming payload never sent on: hop-by-hop ones, the ones the client computes, and
+/// `Accept-Encoding` (bodies are decoded, so they must arrive uncompressed).
 const DROPPED: &[&str] = &[
     "host",
+    "accept-encoding",
     "content-length",
     "transfer-encoding",
     "connection",
@@ -319,13 +321,14 @@ mod tests {
     fn net_outgoing_requests_from_payloads() {
         let base = Base::parse("http://h:1/api?z=9").unwrap();
         let mut o = Outgoing::from_value(Value::from(&serde_json::json!({
-            "path": "/a b", "query": {"b": ["2"], "a": "1"}, "header": {"Host": ["x"], "X-K": "v"}
+            "path": "/a b", "query": {"b": ["2"], "a": "1"}, "header": {"Host": ["x"], "X-K": "v", "Accept-Encoding": ["gzip"]}
         })))
         .unwrap();
         o.apply(&base);
         assert_eq!(o.method, "GET");
         assert_eq!(o.url().unwrap(), "http://h:1/api/a%20b?a=1&b=2&z=9");
         assert!(o.header.get("host").is_none());
+        assert!(o.header.get("accept-encoding").is_none());
         assert_eq!(o.header["x-k"], "v");
         // Anything that is not a request is a body, sent with POST.
         let mut o = Outgoing::from_value(Value::from(&serde_json::json!({"prompt": "hi"}))).unwrap();

@@ -118,6 +118,7 @@ pub(crate) async fn handle(
     let process = Process::new();
     process.set(REMOTE_ADDR, Value::from(peer.to_string()));
     let guard = ProcessGuard(process.clone(), true);
+    let offered = upgrade.is_some();
     if let Some(u) = upgrade {
         super::upgrade::offer(&process, u);
     }
@@ -144,7 +145,7 @@ pub(crate) async fn handle(
         )));
         return Ok(timed_out(shared.timeout));
     };
-    Ok(respond(start, guard, sse))
+    Ok(respond(start, guard, sse, offered))
 }
 
 /// Reads and decodes the request into its payload, or answers it at once (413, 400, 503).
@@ -184,7 +185,9 @@ async fn read(
 }
 
 /// Turns the start of a reply into the response, ending the process when the response is whole.
-fn respond(start: Start, guard: ProcessGuard, sse: bool) -> Response<Body> {
+/// `offered`: the request's connection was offered for an upgrade (a `101` then hands the process to
+/// whoever took it).
+fn respond(start: Start, guard: ProcessGuard, sse: bool, offered: bool) -> Response<Body> {
     match start {
         Start::Empty => {
             guard.exit(None);
@@ -197,7 +200,9 @@ fn respond(start: Start, guard: ProcessGuard, sse: bool) -> Response<Body> {
         }
         Start::One(v) => match payload::reply_from_value(&v) {
             Ok(reply)
-                if reply.status == StatusCode::SWITCHING_PROTOCOLS && !super::upgrade::pending(&guard.0) =>
+                if offered
+                    && reply.status == StatusCode::SWITCHING_PROTOCOLS
+                    && !super::upgrade::pending(&guard.0) =>
             {
                 // A gateway took the connection: the process lives on with it.
                 guard.release();

@@ -1,6 +1,7 @@
 //! The listener over TLS: a self-signed certificate made by the test, inline or from files, and a
 //! real TLS client that trusts only that certificate.
 
+use rustls::pki_types::pem::PemObject;
 use serde_json::json;
 use weir_engine::testing::{map, Graph};
 use weir_engine::{OutPort, Value};
@@ -132,4 +133,36 @@ fn net_listener_tls_errors_name_the_field() {
     );
     assert_eq!(compile(json!({"cert": cert})).unwrap().0, "tls");
     assert!(compile(json!({"cert": cert, "key": key})).is_none());
+}
+
+#[tokio::test]
+async fn net_client_connector_speaks_tls_and_h2_to_the_listener() {
+    use http_body_util::{BodyExt, Full};
+    let (cert, key) = self_signed();
+    let mut g = Graph::new();
+    echo(&mut g);
+    let srv = serve(
+        &mut g,
+        json!({"tls": {"cert": cert, "key": key}}),
+        &[(OutPort::OUT, "echo", 0)],
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(cert.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(super::super::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let pool = super::super::http_client::pool_with("test", std::sync::Arc::new(config));
+    let uri: http::Uri = format!("https://localhost:{}/", srv.addr.port()).parse().unwrap();
+    let req = http::Request::get(uri)
+        .body(Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let res = pool.request(req).await.unwrap();
+    assert_eq!(res.version(), http::Version::HTTP_2);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body, json!({"scheme": "https", "protocol": "HTTP/2.0"}));
 }

@@ -175,13 +175,14 @@ async fn net_websocket_client_sends_and_receives_in_its_process() {
     // The server closing the connection ends the process.
     call(&slot, &p, 0, Value::from("bye")).await.unwrap();
     assert!(eventually(Duration::from_secs(10), || p.is_done()).await);
+    assert!(eventually(Duration::from_secs(10), || *server.closed.lock() == 1).await);
 
     // The process ending closes the connection.
     let q = Process::new();
     call(&slot, &q, IO_PORT, Value::Null).await.unwrap();
-    let before = *server.closed.lock();
+    assert_eq!(*server.closed.lock(), 1);
     q.exit(None);
-    assert!(eventually(Duration::from_secs(10), || *server.closed.lock() > before).await);
+    assert!(eventually(Duration::from_secs(10), || *server.closed.lock() == 2).await);
 }
 
 #[tokio::test]
