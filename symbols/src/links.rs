@@ -27,13 +27,15 @@ pub(crate) fn source_port(name: &str) -> Result<Source, String> {
     }
 }
 
-/// The engine in-port index of a target port name: `in` is 0, `in[N]` is N.
+/// The engine in-port index of a target port name: `in` is 0, `in[N]` is N, and `io` is 1 (the
+/// second in port of the kinds that have one, as `session` does).
 pub(crate) fn target_port(name: &str) -> Result<usize, String> {
     let p = PortName::parse(name).map_err(|e| e.to_string())?;
     match (p.base, p.index) {
         (PortBase::In, i) => Ok(i.unwrap_or(0)),
+        (PortBase::Io, None) => Ok(1),
         _ => Err(format!(
-            "port \"{name}\" cannot be linked to (in ports are in and in[N])"
+            "port \"{name}\" cannot be linked to (in ports are in, in[N] and io)"
         )),
     }
 }
@@ -60,6 +62,7 @@ mod tests {
         assert!(source_port("in").is_err());
         assert_eq!(target_port("in"), Ok(0));
         assert_eq!(target_port("in[1]"), Ok(1));
+        assert_eq!(target_port("io"), Ok(1));
         assert!(target_port("out").is_err());
     }
 }
