@@ -434,7 +434,8 @@ async fn a_yield_reaches_the_reader_while_the_script_still_runs() {
 #[tokio::test]
 async fn a_streamed_run_honours_its_timeout() {
     let code = "export default function* () { yield 1; while (true) {} }";
-    let program = compile("javascript", code, &opts(Some(200))).expect("compiles");
+    // Long enough for a fresh worker on a busy machine to reach the first yield.
+    let program = compile("javascript", code, &opts(Some(1500))).expect("compiles");
     let (pieces, error) = stream_all(&program, Value::Null).await;
     assert_eq!(pieces, vec![Piece::Yield(Value::from(1))]);
     assert_eq!(error.map(|e| e.kind()), Some(ErrorKind::Timeout));
