@@ -28,5 +28,5 @@ pub use node::{Input, Node, OutPort};
 pub use packet::{Origin, Packet};
 pub use process::{Process, ProcessId};
 pub use session::Cx;
-pub use slot::{live_sessions, BoxedNode, NodeOptions, NodeRuntime, NodeSlot};
+pub use slot::{live_sessions, BoxedNode, NodeOptions, NodeRuntime, NodeSlot, Target};
 pub use value::{Map, Value};

@@ -10,7 +10,9 @@
 //!
 //! A node SHOULD keep per-process state in `State` (created empty for each session), not in `self`.
 //! It MAY emit several packets for one input (a streaming producer: set `STREAMS` so each packet gets
-//! its own lineage index). Hooks not implemented have default bodies.
+//! its own lineage index). A collecting node MAY keep its last input's reply open until the input
+//! ends ([`Cx::hold_reply`]), so what `on_finish` emits answers it. Hooks not implemented have default
+//! bodies.
 
 use std::future::Future;
 use std::sync::Arc;

@@ -94,6 +94,11 @@ pub(crate) struct Core {
     /// Buffers of lanes of earlier processes, cleared, kept to spare the allocations of the next.
     spare_in: Vec<InBuffers>,
     spare_out: Vec<OutBuffers>,
+    /// The handler asked to keep its input's reply open ([`Cx::hold_reply`]).
+    hold: bool,
+    /// The in lane whose last entry is held open: it ends when the next input is handled, or takes
+    /// what the end-of-input handlers emit and ends after them.
+    held: Option<usize>,
 }
 
 type InBuffers = (VecDeque<Entry>, VecDeque<Packet>, Vec<crate::lane::Frame>);
@@ -129,6 +134,8 @@ impl Core {
             next_part: 0,
             open_per_port: Vec::new(),
             cursor: 0,
+            hold: false,
+            held: None,
             spare_in: Vec::new(),
             spare_out: Vec::new(),
         }
@@ -260,17 +267,56 @@ impl Core {
     }
 
     fn begin(&mut self, lane: usize) {
+        self.release();
+        self.hold = false;
         self.current = lane;
         self.ins[lane].entries.push_back(Entry::new());
     }
 
+    /// Begins an end-of-input handler: into the held reply when there is one, else the detached lane.
+    fn begin_end_of_input(&mut self) {
+        self.hold = false;
+        match self.held {
+            Some(lane) => self.current = lane,
+            None => {
+                let lane = self.detached_lane();
+                self.begin(lane);
+            }
+        }
+    }
+
+    /// Ends the reply held open, if any.
+    fn release(&mut self) {
+        if let Some(lane) = self.held.take() {
+            if let Some(entry) = self.ins[lane].entries.back_mut() {
+                entry.done = true;
+            }
+        }
+    }
+
+    /// Ends the handler's part of the current entry; `keep` leaves a held entry open.
     fn end(&mut self, result: Result<()>) -> Option<Error> {
+        self.end_with(result, false)
+    }
+
+    fn end_with(&mut self, result: Result<()>, keep: bool) -> Option<Error> {
         let mut panicked = None;
+        let failed = result.is_err();
         if let Err(e) = result {
             if e.kind() == ErrorKind::Panic {
                 panicked = Some(e.clone());
             }
             self.push_part(Part::Fail(e));
+        }
+        if std::mem::take(&mut self.hold) && !failed && self.held.is_none() {
+            self.held = Some(self.current);
+            return panicked;
+        }
+        if keep && !failed && self.held == Some(self.current) {
+            return panicked;
+        }
+        if self.held == Some(self.current) {
+            self.held = None;
         }
         if let Some(entry) = self.ins[self.current].entries.back_mut() {
             entry.done = true;
@@ -316,6 +362,8 @@ impl Core {
         self.detached = None;
         self.open_per_port.iter_mut().for_each(|n| *n = 0);
         self.cursor = 0;
+        self.hold = false;
+        self.held = None;
     }
 
     /// Answers everything still owed with `err` (the session is giving up).
@@ -359,8 +407,9 @@ impl Cx {
         !self.runtime.targets(port).is_empty()
     }
 
-    /// Where `port` leads, in link order (empty when unconnected). A node that reads a reply itself
-    /// (`pipe`, `try`, `retry`) opens lanes to these targets instead of emitting.
+    /// Where `port` leads, in link order (empty when unconnected): for a node that calls its targets
+    /// itself, to read their replies (`pipe`, `try`, `retry`) or in another process (`cache`,
+    /// `session`), with [`crate::Call`] or lanes of its own.
     pub fn targets(&self, port: OutPort) -> &[Target] {
         self.runtime.targets(port)
     }
@@ -369,6 +418,15 @@ impl Cx {
     /// from the handler, it is not routed to `error` (the node has handled it already).
     pub fn fail(&mut self, err: Error) {
         self.push_now(Part::Fail(err));
+    }
+
+    /// Keeps the reply to the input being handled open after the handler returns: it ends when the
+    /// node handles its next input (as it is then), or, when this was the last input, it takes what
+    /// `on_eos` and `on_finish` emit and ends after them. A collecting node (`reduce`) answers its
+    /// last input with its result this way. The held input keeps one unit of its link's credit, so a
+    /// link with a buffer of one cannot send past it.
+    pub fn hold_reply(&mut self) {
+        self.core.lock().hold = true;
     }
 
     /// Records a warning on the process.
@@ -745,27 +803,19 @@ async fn drive<N: Node>(
                 }
             }
             Next::PortEnded(port) => {
-                {
-                    let mut c = core.lock();
-                    let lane = c.detached_lane();
-                    c.begin(lane);
-                }
+                core.lock().begin_end_of_input();
                 cx.origin = None;
                 cx.emitted = 0;
                 let result = handle(core, &process, name, pin!(node.on_eos(state, cx, port))).await;
                 if let Err(e) = &result {
                     cx.warn(format!("at end of port in[{port}]: {e}"));
                 }
-                if let Some(panic) = core.lock().end(result) {
+                if let Some(panic) = core.lock().end_with(result, true) {
                     return Err(panic);
                 }
             }
             Next::AllEnded => {
-                {
-                    let mut c = core.lock();
-                    let lane = c.detached_lane();
-                    c.begin(lane);
-                }
+                core.lock().begin_end_of_input();
                 cx.origin = None;
                 cx.emitted = 0;
                 let result = handle(core, &process, name, pin!(node.on_finish(state, cx))).await;

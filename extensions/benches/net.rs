@@ -41,10 +41,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn compile(kind: &str, fields: serde_json::Value) -> BoxedNode {
     let mut scheme = Scheme::new();
     weir_extensions::net::register(&mut scheme);
-    let cx = CompileContext {
-        namespace: "bench",
-        name: kind,
-    };
+    let cx = CompileContext::new("bench", kind);
     scheme
         .get(kind)
         .expect("kind")

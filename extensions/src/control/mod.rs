@@ -1,11 +1,16 @@
-//! The `control` family of node kinds: `snippet` (run code per packet, in the [`language`]s) and
-//! `nop` (answer with nothing); flow control: `block` and `step` (inner specs as one node, see
-//! [`subgraph`]), `pipe`, `fork`, `merge`, `split`, `for`, `if`, `switch`, `try`, `retry`.
+//! The `control` family of node kinds: `snippet` (run code per packet, in the [`language`]s), `nop`
+//! (answer with nothing), `throw` (answer with an error), `sleep` (delay each packet), `cache`
+//! (answer repeated payloads from an LRU), `reduce` (fold a process's packets into one value),
+//! `session` (per-process stored values joined to later packets); flow control: `block` and `step`
+//! (inner specs as one node, see [`subgraph`]), `pipe`, `fork`, `merge`, `split`, `for`, `if`,
+//! `switch`, `try`, `retry`.
 
 use weir_codecs::codec::Scheme;
 
 pub mod block;
+pub mod cache;
 pub mod condition;
+pub mod downstream;
 pub mod r#for;
 pub mod fork;
 pub mod r#if;
@@ -15,8 +20,11 @@ pub mod language;
 pub mod merge;
 pub mod nop;
 pub mod pipe;
+pub mod reduce;
 pub mod request;
 pub mod retry;
+pub mod session;
+pub mod sleep;
 pub mod snippet;
 pub mod split;
 pub mod step;
@@ -24,10 +32,19 @@ pub mod subgraph;
 pub mod switch;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod throw;
 pub mod r#try;
 
+#[cfg(test)]
+mod test_support;
+
+pub use cache::{Cache, CacheKind};
 pub use nop::{Nop, NopKind};
+pub use reduce::{Reduce, ReduceKind};
+pub use session::{Session, SessionKind};
+pub use sleep::{Sleep, SleepKind};
 pub use snippet::{Snippet, SnippetKind};
+pub use throw::{Throw, ThrowKind};
 
 /// Registers the `control` kinds.
 pub fn register(scheme: &mut Scheme) {
@@ -44,4 +61,9 @@ pub fn register(scheme: &mut Scheme) {
     scheme.register(switch::SwitchKind);
     scheme.register(r#try::TryKind);
     scheme.register(retry::RetryKind);
+    scheme.register(ThrowKind);
+    scheme.register(SleepKind);
+    scheme.register(CacheKind);
+    scheme.register(SessionKind);
+    scheme.register(ReduceKind);
 }

@@ -6,26 +6,31 @@
 //! deadline of one run, default 10 s; `0` for none). Ports: `in` → `out`, `error`. A script's failure
 //! (a `throw`, a CEL evaluation error, the timeout) goes to `error` when it is connected, else it is
 //! the reply.
+//!
+//! A JavaScript (or TypeScript) generator function streams: each `yield` is emitted on `out` as it is
+//! produced, each packet a child of the input's lineage, and the input's reply is the stream of
+//! their replies. Any other result is emitted once with the input's own lineage.
 
 use std::sync::Arc;
 
+use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use weir_codecs::codec::{CompileContext, Kind, Ports};
 use weir_codecs::resource::FieldIssue;
-use weir_engine::template::{OneToOne, OneToOneNode};
-use weir_engine::{BoxedNode, Process, Result, Value};
+use weir_engine::template::OneToOne;
+use weir_engine::{BoxedNode, Cx, Input, Node, OutPort, Packet, Process, Result, Value};
 
-use super::language::{self, Options, Program};
+use super::language::{self, Options, Piece, Program};
 
 /// The fields of a `snippet` spec.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct SnippetFields {
-    /// The language of `code`: `text`, `json`, `yaml`, `cel` or `javascript`.
+    /// The language of `code`: `text`, `json`, `yaml`, `cel`, `javascript` or `typescript`.
     pub language: String,
     /// The code. `text`: the answer itself; `json`/`yaml`: a constant value; `cel`: an expression over
-    /// `self` (the payload); `javascript`: a module with `export default function (args) { ... }`,
-    /// called with the payload.
+    /// `self` (the payload); `javascript`/`typescript`: a module with `export default function (args)
+    /// { ... }`, called with the payload (a generator function, `function*`, streams its yields).
     #[serde(default)]
     pub code: String,
     /// The deadline of one run (`"500ms"`, `"2s"` or a number of milliseconds); default 10s, `0` for
@@ -56,11 +61,11 @@ impl Kind for SnippetKind {
     }
 
     fn doc(&self) -> &'static str {
-        "Runs code (text, json, yaml, cel, javascript) on each payload and answers with its result."
+        "Runs code (text, json, yaml, cel, javascript, typescript) on each payload and answers with its result; a JavaScript generator streams."
     }
 
     fn compile(&self, fields: SnippetFields, _cx: &CompileContext<'_>) -> Result<BoxedNode, FieldIssue> {
-        Ok(BoxedNode::new(OneToOneNode(Snippet::new(&fields)?)))
+        Ok(BoxedNode::new(Snippet::new(&fields)?))
     }
 }
 
@@ -96,6 +101,28 @@ impl Snippet {
 impl OneToOne for Snippet {
     async fn call(&self, process: &Arc<Process>, value: Value) -> Result<Value> {
         self.program.run(process, value).await
+    }
+}
+
+impl Node for Snippet {
+    type State = ();
+
+    async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
+        let origin = input.packet.origin;
+        let stream = self.program.stream(cx.process(), input.packet.value);
+        futures::pin_mut!(stream);
+        let mut index = 0u32;
+        while let Some(piece) = stream.next().await {
+            match piece? {
+                Piece::Result(v) => cx.emit(OutPort::OUT, v).await?,
+                Piece::Yield(v) => {
+                    cx.emit_packet(OutPort::OUT, Packet::new(v, origin.child(index)))
+                        .await?;
+                    index += 1;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -212,3 +212,78 @@ fn the_kind_declares_its_ports_and_schema() {
         assert!(props.get(field).is_some(), "{field} in {props}");
     }
 }
+
+#[tokio::test]
+async fn a_generator_answers_with_one_element_per_yield() {
+    let code = "export default function* (args) { for (const x of args) yield x.toUpperCase() }";
+    let fields = json!({"language": "javascript", "code": code});
+    assert_eq!(
+        once(fields, json!(["a", "b", "c"])).await,
+        Ok(vec![Value::from("A"), Value::from("B"), Value::from("C")])
+    );
+    let fields = json!({"language": "javascript", "code": "export default function* () {}"});
+    assert_eq!(
+        once(fields, json!(null)).await,
+        Ok(vec![]),
+        "no yield, no element"
+    );
+}
+
+#[tokio::test]
+async fn each_yield_goes_downstream_as_its_own_packet() {
+    let mut g = Graph::new();
+    let seen = Collect::default();
+    g.add("next", seen.clone(), &[]);
+    let code =
+        "export default async function* (n) { for (let i = 0; i < n; i++) yield await Promise.resolve(i) }";
+    let node = compile(json!({"language": "javascript", "code": code})).expect("compiles");
+    let slot = g.slot("s");
+    slot.install(NodeRuntime::from_boxed("s", node).link(OutPort::OUT, &g.slot("next"), 0));
+    assert_eq!(
+        call(&slot, json!(3)).await,
+        Ok(vec![Value::from(0), Value::from(1), Value::from(2)])
+    );
+    assert_eq!(
+        seen.seen.lock().values,
+        vec![Value::from(0), Value::from(1), Value::from(2)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_yield_is_downstream_before_the_script_goes_on() {
+    // The script yields, then never ends on its own: downstream has the first packet while the
+    // script still runs, so yields are emitted as produced, not collected. Cancelling the process
+    // then stops the script.
+    let mut g = Graph::new();
+    let seen = Collect::default();
+    g.add("next", seen.clone(), &[]);
+    let code = "export default function* () { yield 'first'; while (true) {} yield 'never' }";
+    let node = compile(json!({"language": "javascript", "code": code, "timeout": 0})).expect("compiles");
+    let slot = g.slot("s");
+    slot.install(NodeRuntime::from_boxed("s", node).link(OutPort::OUT, &g.slot("next"), 0));
+    let p = Process::new();
+    let mut c = weir_engine::Call::open(&slot, &p, 0).expect("opens");
+    c.send(Value::Null).await.expect("sends");
+    c.close();
+    let first = tokio::time::timeout(Duration::from_secs(10), c.frame())
+        .await
+        .expect("the first element of the reply arrives");
+    assert_eq!(first, Some(weir_engine::Frame::Item(Value::from("first"))));
+    assert_eq!(seen.seen.lock().values, vec![Value::from("first")]);
+    p.cancel();
+    let rest = tokio::time::timeout(Duration::from_secs(10), c.reply())
+        .await
+        .expect("the reply ends with the process");
+    assert_eq!(
+        rest.and_then(|r| r.err()).map(|e| e.kind()),
+        Some(ErrorKind::Cancelled)
+    );
+    assert_eq!(seen.seen.lock().values.len(), 1);
+}
+
+#[tokio::test]
+async fn typescript_snippets_run() {
+    let code = "export default function (args: { id: string }): string {\n  return `user ${args.id}`\n}";
+    let fields = json!({"language": "typescript", "code": code});
+    assert_eq!(once(fields, json!({"id": "7"})).await, one(json!("user 7")));
+}

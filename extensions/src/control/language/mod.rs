@@ -8,7 +8,12 @@
 //! - `javascript`: an ES module whose default export is called with the payload
 //!   (`export default function (args) { ... }`); a returned promise is awaited. Scripts run on
 //!   dedicated threads (QuickJS contexts are not `Send`) whose interrupt handler stops a script at its
-//!   deadline, when its process ends, or when the program is dropped.
+//!   deadline, when its process ends, or when the program is dropped. A generator function streams
+//!   ([`Program::stream`]): one [`Piece::Yield`] per `yield`, as it is produced.
+//! - `typescript`: the same, after oxc strips the types at compile time.
+//!
+//! Every language honours the deadline ([`Options::timeout`]): constants answer at once, CEL is
+//! abandoned at it, JavaScript and TypeScript are interrupted.
 //!
 //! A [`CompileError`] says which spec field is at fault (`language` or `code`); errors while running
 //! are [`weir_engine::Error`]s: `node error` for a script's own failure (a CEL evaluation error, a
@@ -16,14 +21,18 @@
 
 mod cel;
 mod javascript;
+mod typescript;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::{Stream, StreamExt};
 use weir_engine::{Error, ErrorKind, Process, Result, Value};
 
+pub use javascript::Piece;
+
 /// The languages a snippet may be written in, by their names in specs.
-pub const LANGUAGES: [&str; 5] = ["text", "json", "yaml", "cel", "javascript"];
+pub const LANGUAGES: [&str; 6] = ["text", "json", "yaml", "cel", "javascript", "typescript"];
 
 /// The deadline of one run when a spec sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,6 +45,7 @@ pub enum Language {
     Yaml,
     Cel,
     Javascript,
+    Typescript,
 }
 
 impl Language {
@@ -47,6 +57,7 @@ impl Language {
             "yaml" => Some(Language::Yaml),
             "cel" => Some(Language::Cel),
             "javascript" => Some(Language::Javascript),
+            "typescript" => Some(Language::Typescript),
             _ => None,
         }
     }
@@ -59,6 +70,7 @@ impl Language {
             Language::Yaml => "yaml",
             Language::Cel => "cel",
             Language::Javascript => "javascript",
+            Language::Typescript => "typescript",
         }
     }
 }
@@ -138,6 +150,10 @@ pub fn compile(language: &str, code: &str, options: &Options) -> Result<Program,
         Language::Yaml => Body::Constant(parse_yaml(code)?),
         Language::Cel => Body::Cel(cel::CelProgram::compile(code, options.timeout)?),
         Language::Javascript => Body::Javascript(javascript::JsProgram::compile(code, options.timeout)?),
+        Language::Typescript => Body::Javascript(javascript::JsProgram::compile(
+            &typescript::strip_types(code)?,
+            options.timeout,
+        )?),
     };
     Ok(Program { language: lang, body })
 }
@@ -147,12 +163,42 @@ impl Program {
         self.language
     }
 
-    /// Runs the program with `input` (the payload) within `process`.
+    /// Runs the program with `input` (the payload) within `process`. A JavaScript generator's
+    /// values come back gathered into a list.
     pub async fn run(&self, process: &Arc<Process>, input: Value) -> Result<Value> {
         match &self.body {
             Body::Constant(v) => Ok(v.clone()),
             Body::Cel(p) => p.run(process, input).await,
-            Body::Javascript(p) => p.run(process, input).await,
+            Body::Javascript(p) => p.run(process, input, false).await,
+        }
+    }
+
+    /// Runs the program with several arguments: JavaScript's default export is called with them
+    /// (`function (acc, cur, index)`), CEL sees them as the list `self` (`self[0] + self[1]`), as
+    /// uniflow passes them.
+    pub async fn run_args(&self, process: &Arc<Process>, args: Vec<Value>) -> Result<Value> {
+        match &self.body {
+            Body::Constant(v) => Ok(v.clone()),
+            Body::Cel(p) => p.run(process, Value::from(args)).await,
+            Body::Javascript(p) => p.run(process, Value::from(args), true).await,
+        }
+    }
+
+    /// Runs the program with `input` and streams its output: a JavaScript generator's values one
+    /// by one as they are produced ([`Piece::Yield`]), any other result as one [`Piece::Result`].
+    pub fn stream(
+        &self,
+        process: &Arc<Process>,
+        input: Value,
+    ) -> impl Stream<Item = Result<Piece>> + Send + 'static {
+        match &self.body {
+            Body::Javascript(p) => p.stream(process, input).boxed(),
+            _ => {
+                let program = self.clone();
+                let process = process.clone();
+                futures::stream::once(async move { program.run(&process, input).await.map(Piece::Result) })
+                    .boxed()
+            }
         }
     }
 }

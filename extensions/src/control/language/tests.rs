@@ -341,3 +341,190 @@ async fn javascript_limits_memory_and_stack() {
     );
     p.exit(None);
 }
+
+/// Every value a streamed run gives, or the error it ends with (after the values before it).
+async fn stream_all(program: &Program, input: Value) -> (Vec<Piece>, Option<weir_engine::Error>) {
+    use futures::StreamExt;
+    let p = Process::new();
+    let stream = program.stream(&p, input);
+    futures::pin_mut!(stream);
+    let mut pieces = Vec::new();
+    let mut error = None;
+    while let Some(piece) = stream.next().await {
+        match piece {
+            Ok(piece) => pieces.push(piece),
+            Err(e) => error = Some(e),
+        }
+    }
+    p.exit(None);
+    (pieces, error)
+}
+
+#[tokio::test]
+async fn a_javascript_generator_streams_its_yields() {
+    let code = "export default function* (n) { for (let i = 0; i < n; i++) yield i * 10 }";
+    let program = compile("javascript", code, &Options::default()).expect("compiles");
+    let (pieces, error) = stream_all(&program, Value::from(3)).await;
+    assert_eq!(error, None);
+    assert_eq!(
+        pieces,
+        vec![
+            Piece::Yield(Value::from(0)),
+            Piece::Yield(Value::from(10)),
+            Piece::Yield(Value::from(20))
+        ]
+    );
+    // Run (not streamed), the yields are gathered into a list.
+    let p = Process::new();
+    assert_eq!(
+        program.run(&p, Value::from(2)).await,
+        Ok(Value::list([Value::from(0), Value::from(10)]))
+    );
+    p.exit(None);
+    // A plain function streams its one result.
+    let plain = compile("javascript", "export default (x) => x + 1", &Options::default()).expect("compiles");
+    assert_eq!(
+        stream_all(&plain, Value::from(1)).await,
+        (vec![Piece::Result(Value::from(2))], None)
+    );
+}
+
+#[tokio::test]
+async fn an_async_javascript_generator_streams_and_a_throw_ends_the_stream() {
+    let code = "export default async function* (args) {\n  yield await Promise.resolve('a')\n  yield 'b'\n  throw new Error('stop')\n}";
+    let program = compile("javascript", code, &Options::default()).expect("compiles");
+    let (pieces, error) = stream_all(&program, Value::Null).await;
+    assert_eq!(
+        pieces,
+        vec![Piece::Yield(Value::from("a")), Piece::Yield(Value::from("b"))]
+    );
+    let error = error.expect("the throw ends the stream");
+    assert_eq!(error.kind(), ErrorKind::Node);
+    assert!(error.message().contains("stop"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yield_reaches_the_reader_while_the_script_still_runs() {
+    use futures::StreamExt;
+    // After its first yield the script never ends on its own: the reader has the first value while
+    // the script is still running, so the value was handed over as it was produced, not collected.
+    let code = "export default function* () { yield 'first'; while (true) {} }";
+    let program = compile("javascript", code, &opts(None)).expect("compiles");
+    let p = Process::new();
+    let stream = program.stream(&p, Value::Null);
+    futures::pin_mut!(stream);
+    let first = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the first yield arrives");
+    assert_eq!(first, Some(Ok(Piece::Yield(Value::from("first")))));
+    p.cancel();
+    let ended = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the stream ends with its process");
+    assert_eq!(
+        ended.and_then(|r| r.err()).map(|e| e.kind()),
+        Some(ErrorKind::Cancelled)
+    );
+    let Body::Javascript(js) = &program.body else {
+        unreachable!()
+    };
+    assert!(weir_engine::testing::eventually(Duration::from_secs(10), || js.idle() >= 1).await);
+}
+
+#[tokio::test]
+async fn a_streamed_run_honours_its_timeout() {
+    let code = "export default function* () { yield 1; while (true) {} }";
+    // Long enough for a fresh worker on a busy machine to reach the first yield.
+    let program = compile("javascript", code, &opts(Some(1500))).expect("compiles");
+    let (pieces, error) = stream_all(&program, Value::Null).await;
+    assert_eq!(pieces, vec![Piece::Yield(Value::from(1))]);
+    assert_eq!(error.map(|e| e.kind()), Some(ErrorKind::Timeout));
+}
+
+#[tokio::test]
+async fn run_args_spreads_into_javascript_and_lists_into_cel() {
+    let p = Process::new();
+    let js = compile(
+        "javascript",
+        "export default (a, b, i) => `${a}${b}${i}`",
+        &Options::default(),
+    )
+    .expect("compiles");
+    let args = vec![Value::from("x"), Value::from("y"), Value::from(2)];
+    assert_eq!(js.run_args(&p, args.clone()).await, Ok(Value::from("xy2")));
+    let cel = compile("cel", "self[0] + self[1]", &Options::default()).expect("compiles");
+    assert_eq!(cel.run_args(&p, args).await, Ok(Value::from("xy")));
+    p.exit(None);
+}
+
+#[tokio::test]
+async fn typescript_runs_with_its_types_stripped() {
+    let code = "interface Args { a: number; tags: string[] }\ntype Out = { sum: number };\nexport default function (args: Args): Out {\n  const n: number = args.a as number;\n  return { sum: n + args.tags.length };\n}";
+    let out = run(
+        "typescript",
+        code,
+        Value::from(json!({"a": 40, "tags": ["x", "y"]})),
+    )
+    .await;
+    assert_eq!(out, Ok(Value::from(json!({"sum": 42}))));
+    // Generators stream in TypeScript too.
+    let program = compile(
+        "typescript",
+        "export default function* (n: number): Generator<number> { yield n; yield n + 1 }",
+        &Options::default(),
+    )
+    .expect("compiles");
+    assert_eq!(
+        stream_all(&program, Value::from(1)).await.0,
+        vec![Piece::Yield(Value::from(1)), Piece::Yield(Value::from(2))]
+    );
+}
+
+#[test]
+fn typescript_syntax_errors_name_the_line() {
+    let err = compile(
+        "typescript",
+        "export default function (x: number) {\n  return x +;\n}",
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.field(), "code");
+    assert!(err.to_string().contains("line 2"), "{err}");
+    // Valid TypeScript with no default export is caught like JavaScript's.
+    let err = compile(
+        "typescript",
+        "export const f = (x: number) => x",
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("default export"), "{err}");
+}
+
+#[tokio::test]
+async fn typescript_honours_its_timeout() {
+    let program = compile(
+        "typescript",
+        "export default function (): never { while (true) {} }",
+        &opts(Some(200)),
+    )
+    .expect("compiles");
+    let p = Process::new();
+    let err = program.run(&p, Value::Null).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(err.message().contains("200ms"), "{err}");
+    p.exit(None);
+}
+
+#[tokio::test]
+async fn constant_languages_answer_within_any_timeout() {
+    for (language, code, want) in [
+        ("text", "pong", Value::from("pong")),
+        ("json", "[1]", Value::list([Value::from(1)])),
+        ("yaml", "a: 1", Value::map([("a", Value::from(1))])),
+    ] {
+        let program = compile(language, code, &opts(Some(1))).expect("compiles");
+        let p = Process::new();
+        assert_eq!(program.run(&p, Value::Null).await, Ok(want), "{language}");
+        p.exit(None);
+    }
+}

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rquickjs::function::{Func, Rest};
+use rquickjs::function::{Func, Rest, This};
 use rquickjs::{
     CatchResultExt, CaughtError, Coerced, Context, Ctx, Function, Module, Object, Persistent, Promise,
     Runtime,
@@ -134,10 +134,21 @@ impl From<rquickjs::Error> for Failure {
     }
 }
 
+/// What a call gave: a value, or a generator whose values went to the sink one by one.
+#[derive(Debug, PartialEq)]
+pub(super) enum Outcome {
+    Value(Value),
+    Streamed,
+}
+
+/// Tells a generator object from any other value.
+const IS_GENERATOR: &str = "(v) => { const t = Object.prototype.toString.call(v); return t === '[object Generator]' || t === '[object AsyncGenerator]' }";
+
 /// A runtime with the module evaluated and its default export at hand.
 pub(super) struct Engine {
-    // Field order is drop order: the function before its context, the context before its runtime.
+    // Field order is drop order: the functions before their context, the context before its runtime.
     func: Persistent<Function<'static>>,
+    is_generator: Persistent<Function<'static>>,
     context: Context,
     _runtime: Runtime,
     watch: Rc<Watch>,
@@ -152,7 +163,7 @@ impl Engine {
         let w = watch.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || w.interrupt())));
         let context = Context::full(&runtime)?;
-        let func = context.with(|ctx| -> Result<_, Failure> {
+        let (func, is_generator) = context.with(|ctx| -> Result<_, Failure> {
             install_console(&ctx)?;
             let declared = Module::declare(ctx.clone(), MODULE_NAME, code)
                 .catch(&ctx)
@@ -165,29 +176,52 @@ impl Engine {
                     "the module has no default export function: write `export default function (args) { ... }`".into(),
                 ));
             };
-            Ok(Persistent::save(&ctx, f))
+            let is_generator: Function = ctx.eval(IS_GENERATOR)?;
+            Ok((Persistent::save(&ctx, f), Persistent::save(&ctx, is_generator)))
         })?;
         Ok(Engine {
             func,
+            is_generator,
             context,
             _runtime: runtime,
             watch,
         })
     }
 
-    /// Calls the default export with `input`, awaiting a returned promise. After a
+    /// Calls the default export with `input` (with the elements of a list as its arguments when
+    /// `spread`), awaiting a returned promise. A returned generator (sync or async) is run to its
+    /// end: each yielded value goes to `sink` as it is produced (a sink that answers `false` stops
+    /// the script: its reader left), or, with no sink, the values are gathered into a list. After a
     /// [`Failure::Stopped`] or [`Failure::OutOfMemory`] the engine should be thrown away.
-    pub(super) fn call(&self, input: &Value) -> Result<Value, Failure> {
+    pub(super) fn call(
+        &self,
+        input: &Value,
+        spread: bool,
+        sink: Option<&mut dyn FnMut(Value) -> bool>,
+    ) -> Result<Outcome, Failure> {
         self.context.with(|ctx| {
             let f = self.func.clone().restore(&ctx)?;
-            let arg = to_js(&ctx, input).map_err(Failure::Convert)?;
+            let args = match (spread, input) {
+                (true, Value::List(items)) => items
+                    .iter()
+                    .map(|v| to_js(&ctx, v))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(Failure::Convert)?,
+                _ => vec![to_js(&ctx, input).map_err(Failure::Convert)?],
+            };
             let out: rquickjs::Value = f
-                .call((arg,))
+                .call((Rest(args),))
                 .catch(&ctx)
                 .map_err(|e| fail(&self.watch, &ctx, e))?;
             let out = match out.as_promise() {
                 Some(p) => settle(&ctx, &self.watch, p.clone())?,
                 None => out,
+            };
+            let is_generator: bool = self.is_generator.clone().restore(&ctx)?.call((out.clone(),))?;
+            let outcome = if is_generator {
+                self.drain(&ctx, out, sink)?
+            } else {
+                Outcome::Value(from_js(&ctx, out).map_err(Failure::Convert)?)
             };
             // Reactions the call queued but did not wait for run now, not during the next call.
             while ctx.execute_pending_job() {
@@ -195,7 +229,53 @@ impl Engine {
                     return Err(Failure::Stopped(stop));
                 }
             }
-            from_js(&ctx, out).map_err(Failure::Convert)
+            Ok(outcome)
+        })
+    }
+
+    /// Runs a generator to its end, handing each yielded value to `sink` (or gathering them).
+    fn drain<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        generator: rquickjs::Value<'js>,
+        mut sink: Option<&mut dyn FnMut(Value) -> bool>,
+    ) -> Result<Outcome, Failure> {
+        let Some(object) = generator.as_object() else {
+            return Err(Failure::Internal("a generator that is not an object".into()));
+        };
+        let next: Function = object.get("next")?;
+        let mut gathered = Vec::new();
+        loop {
+            if let Some(stop) = self.watch.stopped() {
+                return Err(Failure::Stopped(stop));
+            }
+            let step: rquickjs::Value = next
+                .call((This(object.clone()),))
+                .catch(ctx)
+                .map_err(|e| fail(&self.watch, ctx, e))?;
+            let step = match step.as_promise() {
+                Some(p) => settle(ctx, &self.watch, p.clone())?,
+                None => step,
+            };
+            let Some(step) = step.as_object() else {
+                return Err(Failure::Script("a generator step is not an object".into()));
+            };
+            if step.get::<_, Option<bool>>("done")?.unwrap_or(false) {
+                break;
+            }
+            let value = from_js(ctx, step.get("value")?).map_err(Failure::Convert)?;
+            match sink.as_mut() {
+                Some(sink) => {
+                    if !sink(value) {
+                        return Err(Failure::Stopped(Stop::Cancelled));
+                    }
+                }
+                None => gathered.push(value),
+            }
+        }
+        Ok(match sink {
+            Some(_) => Outcome::Streamed,
+            None => Outcome::Value(Value::from(gathered)),
         })
     }
 }

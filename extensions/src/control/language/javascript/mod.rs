@@ -13,6 +13,12 @@
 //!
 //! Compiling declares and evaluates the module once on a short-lived thread, so a syntax error, a
 //! throwing top-level statement or a missing default export is a compile error of the `code` field.
+//!
+//! A default export that is a generator function (`export default function* (args) { yield 1 }`, or
+//! an `async function*`) streams: [`JsProgram::stream`] hands each yielded value from the worker to
+//! the caller through a channel of one as it is produced, so a slow consumer holds the script at its
+//! next `yield` (backpressure), and a consumer that leaves stops it. [`JsProgram::run`] gathers the
+//! yielded values into a list instead.
 
 mod convert;
 mod engine;
@@ -21,12 +27,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use futures::Stream;
 use parking_lot::Mutex;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc as tmpsc, oneshot};
 use weir_engine::{Error, ErrorKind, Process, Result, Value};
 
 use super::{timeout_error, CompileError, Language};
-use engine::{Engine, Failure, Watch};
+use engine::{Engine, Failure, Outcome, Watch};
 
 /// How long a worker thread waits for work before it leaves.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
@@ -45,11 +52,50 @@ pub(super) fn max_workers() -> usize {
 /// One call of the default export.
 struct Job {
     input: Value,
+    /// Call with the elements of a list input as the arguments.
+    spread: bool,
     deadline: Option<Instant>,
     timeout: Duration,
     /// Set by the caller when it stops waiting (its process ended, it was dropped).
     cancel: Arc<AtomicBool>,
-    reply: oneshot::Sender<Result<Value>>,
+    reply: Reply,
+}
+
+/// Where a job's result goes.
+enum Reply {
+    /// The one result (a generator's values gathered into a list).
+    Once(oneshot::Sender<Result<Value>>),
+    /// Each yielded value as it comes (or the one result), then the channel closes.
+    Stream(tmpsc::Sender<Result<Piece>>),
+}
+
+impl Reply {
+    fn is_closed(&self) -> bool {
+        match self {
+            Reply::Once(tx) => tx.is_closed(),
+            Reply::Stream(tx) => tx.is_closed(),
+        }
+    }
+
+    fn send(self, result: Result<Value>) {
+        match self {
+            Reply::Once(tx) => {
+                let _ = tx.send(result);
+            }
+            Reply::Stream(tx) => {
+                let _ = tx.blocking_send(result.map(Piece::Result));
+            }
+        }
+    }
+}
+
+/// One element of a streamed run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    /// The run's one result: the function was not a generator.
+    Result(Value),
+    /// One value a generator yielded.
+    Yield(Value),
 }
 
 /// What the workers of one program share.
@@ -107,7 +153,9 @@ impl JsProgram {
         })
     }
 
-    pub(super) async fn run(&self, process: &Arc<Process>, input: Value) -> Result<Value> {
+    /// Calls the default export with `input` (spread over its arguments when `spread` and `input`
+    /// is a list) and returns its result; a generator's values are gathered into a list.
+    pub(super) async fn run(&self, process: &Arc<Process>, input: Value, spread: bool) -> Result<Value> {
         let timeout = self.timeout;
         let deadline = timeout.map(|t| Instant::now() + t);
         let cancel = Arc::new(AtomicBool::new(false));
@@ -115,10 +163,11 @@ impl JsProgram {
         let (reply, answer) = oneshot::channel();
         self.pool.submit(Job {
             input,
+            spread,
             deadline,
             timeout: timeout.unwrap_or_default(),
             cancel: cancel.clone(),
-            reply,
+            reply: Reply::Once(reply),
         })?;
         let expiry = async {
             match deadline {
@@ -132,6 +181,63 @@ impl JsProgram {
             // The worker interrupts the script at the same deadline; this covers a job still queued.
             _ = expiry => Err(timeout_error(Language::Javascript, timeout.unwrap_or_default())),
         }
+    }
+
+    /// Calls the default export with `input` and streams what it gives: each value a generator
+    /// yields as it is produced, or the one result. The timeout bounds the whole run; the stream
+    /// ends with an error at it, when the process ends, or when the script fails. Dropping the
+    /// stream stops the script.
+    pub(super) fn stream(
+        &self,
+        process: &Arc<Process>,
+        input: Value,
+    ) -> impl Stream<Item = Result<Piece>> + Send + 'static {
+        let timeout = self.timeout;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = tmpsc::channel(1);
+        let submitted = self.pool.submit(Job {
+            input,
+            spread: false,
+            deadline,
+            timeout: timeout.unwrap_or_default(),
+            cancel: cancel.clone(),
+            reply: Reply::Stream(tx),
+        });
+        let state = StreamState {
+            rx,
+            process: process.clone(),
+            deadline,
+            timeout: timeout.unwrap_or_default(),
+            _stop_on_drop: CancelOnDrop(cancel),
+            failed: submitted.err(),
+        };
+        futures::stream::unfold(Some(state), |state| async move {
+            let mut state = state?;
+            if let Some(e) = state.failed.take() {
+                return Some((Err(e), None));
+            }
+            let deadline = state.deadline;
+            let expiry = async move {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let StreamState {
+                rx, process, timeout, ..
+            } = &mut state;
+            let next = tokio::select! {
+                next = rx.recv() => next,
+                _ = process.done() => Some(Err(process.ended_error())),
+                _ = expiry => Some(Err(timeout_error(Language::Javascript, *timeout))),
+            };
+            match next {
+                Some(Ok(piece)) => Some((Ok(piece), Some(state))),
+                Some(Err(e)) => Some((Err(e), None)),
+                None => None,
+            }
+        })
     }
 
     /// Worker threads alive now.
@@ -152,6 +258,16 @@ impl JsProgram {
         let shared = self.pool.shared.clone();
         move || shared.workers.load(Ordering::SeqCst)
     }
+}
+
+/// What a streamed run's reader holds.
+struct StreamState {
+    rx: tmpsc::Receiver<Result<Piece>>,
+    process: Arc<Process>,
+    deadline: Option<Instant>,
+    timeout: Duration,
+    _stop_on_drop: CancelOnDrop,
+    failed: Option<Error>,
 }
 
 /// Stops the job's script when the caller stops waiting for it.
@@ -242,18 +358,32 @@ fn work(shared: Arc<Shared>) {
         }
         if job.deadline.is_some_and(|d| Instant::now() >= d) {
             shared.idle.fetch_add(1, Ordering::SeqCst);
-            let _ = job
-                .reply
+            job.reply
                 .send(Err(timeout_error(Language::Javascript, job.timeout)));
             continue;
         }
         watch.arm(job.deadline, Some(job.cancel.clone()));
+        let Job {
+            input,
+            spread,
+            timeout,
+            reply,
+            ..
+        } = job;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let engine = match engine.take() {
                 Some(e) => e,
                 None => Engine::new(&shared.code, watch.clone())?,
             };
-            let out = engine.call(&job.input);
+            let out = match &reply {
+                Reply::Stream(tx) => {
+                    // Blocks this thread while the reader is at its bound: the script waits at its
+                    // `yield`. A reader that left fails the send and stops the script.
+                    let mut sink = |v: Value| tx.blocking_send(Ok(Piece::Yield(v))).is_ok();
+                    engine.call(&input, spread, Some(&mut sink))
+                }
+                Reply::Once(_) => engine.call(&input, spread, None),
+            };
             Ok((engine, out))
         }));
         watch.disarm();
@@ -270,7 +400,12 @@ fn work(shared: Arc<Shared>) {
             Err(_) => Err(Failure::Panic),
         };
         shared.idle.fetch_add(1, Ordering::SeqCst);
-        let _ = job.reply.send(outcome.map_err(|f| f.into_error(job.timeout)));
+        match outcome {
+            Ok(Outcome::Value(v)) => reply.send(Ok(v)),
+            // Every value went out already; dropping the sender ends the stream.
+            Ok(Outcome::Streamed) => drop(reply),
+            Err(f) => reply.send(Err(f.into_error(timeout))),
+        }
     }
     shared.workers.fetch_sub(1, Ordering::SeqCst);
 }
