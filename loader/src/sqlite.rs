@@ -126,6 +126,10 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(path = %path.display(), "sqlite store: journal mode is {mode}, not wal");
     }
+    // In WAL mode, NORMAL keeps every commit atomic and survives a killed process; only an OS crash
+    // or power loss may forget the last commits. It saves an fsync per write.
+    conn.execute_batch("PRAGMA synchronous = NORMAL")
+        .map_err(|e| err(path, format_args!("setting synchronous mode: {e}")))?;
     Ok(conn)
 }
 
