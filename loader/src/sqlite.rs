@@ -704,6 +704,45 @@ mod tests {
     }
 
     #[test]
+    fn a_version_2_file_gains_charts_and_statuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weir.db");
+        let id = Uuid::now_v7();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('schema_version', '2');",
+            )
+            .unwrap();
+            conn.execute_batch(MIGRATIONS[0].1).unwrap();
+            conn.execute_batch(MIGRATIONS[1].1).unwrap();
+            let body = json!({"id": id.to_string(), "kind": "nop", "namespace": "default", "name": "a"});
+            conn.execute(
+                "INSERT INTO specs VALUES (?1, 'default', 'a', ?2)",
+                params![id.to_string(), body.to_string()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(store.specs(None).unwrap().len(), 1, "kept");
+        assert!(store.charts(None).unwrap().is_empty());
+        store
+            .record_statuses(
+                vec![SpecStatus {
+                    id,
+                    namespace: "default".into(),
+                    host: "h".into(),
+                    error: None,
+                }],
+                &[],
+            )
+            .unwrap();
+        assert_eq!(store.statuses(Some("default")).unwrap().len(), 1);
+    }
+
+    #[test]
     fn a_newer_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("weir.db");
