@@ -33,10 +33,7 @@ fn install(
     let node = scheme
         .get(kind)
         .expect("registered")
-        .compile(
-            &fields,
-            &CompileContext::new("bench", name),
-        )
+        .compile(&fields, &CompileContext::new("bench", name))
         .expect("compiles");
     let mut rt = NodeRuntime::from_boxed(name, node);
     if let Some(target) = out {

@@ -91,7 +91,11 @@ fn io(c: &mut Criterion) {
     std::fs::write(dir.path().join("read.txt"), "hello, file\n").expect("write");
     let file_read = node(&mut g, "file", json!({"root": root, "path": "read.txt"}));
     round_trip(c, &rt, "file_read", &file_read, |_| json!(null));
-    let file_write = node(&mut g, "file", json!({"root": root, "path": "write.txt", "mode": "write"}));
+    let file_write = node(
+        &mut g,
+        "file",
+        json!({"root": root, "path": "write.txt", "mode": "write"}),
+    );
     round_trip(c, &rt, "file_write", &file_write, |_| json!("hello, file\n"));
 
     let db = dir.path().join("bench.db").to_string_lossy().into_owned();
@@ -103,12 +107,18 @@ fn io(c: &mut Criterion) {
         out
     });
     create.expect("create table");
-    round_trip(c, &rt, "sql_sqlite_select", &sqlite, |i| json!(["SELECT ? AS n", [i]]));
-    round_trip(c, &rt, "sql_sqlite_insert", &sqlite, |i| json!(["INSERT INTO t (n) VALUES (?)", [i]]));
+    round_trip(c, &rt, "sql_sqlite_select", &sqlite, |i| {
+        json!(["SELECT ? AS n", [i]])
+    });
+    round_trip(c, &rt, "sql_sqlite_insert", &sqlite, |i| {
+        json!(["INSERT INTO t (n) VALUES (?)", [i]])
+    });
 
     if let Ok(url) = std::env::var("WEIR_TEST_POSTGRES_URL") {
         let pg = node(&mut g, "sql", json!({"driver": "postgres", "source": url}));
-        round_trip(c, &rt, "sql_postgres_select", &pg, |i| json!(["SELECT $1::int8 AS n", [i]]));
+        round_trip(c, &rt, "sql_postgres_select", &pg, |i| {
+            json!(["SELECT $1::int8 AS n", [i]])
+        });
     } else {
         eprintln!("note: WEIR_TEST_POSTGRES_URL is unset; sql_postgres_select is not measured");
     }

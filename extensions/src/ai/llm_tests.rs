@@ -19,10 +19,7 @@ fn compile(fields: Json) -> std::result::Result<BoxedNode, Vec<FieldIssue>> {
     let mut scheme = Scheme::new();
     crate::ai::register(&mut scheme);
     let codec = scheme.get("llm").expect("llm is registered");
-    codec.compile(
-        &fields,
-        &CompileContext::new("test", "chat"),
-    )
+    codec.compile(&fields, &CompileContext::new("test", "chat"))
 }
 
 fn fields(server: &TokenServer, extra: Json) -> Json {

@@ -20,10 +20,7 @@ pub(crate) fn scheme() -> Scheme {
 pub(crate) fn compile(kind: &str, fields: Json) -> std::result::Result<BoxedNode, Vec<FieldIssue>> {
     let scheme = scheme();
     let codec = scheme.get(kind).unwrap_or_else(|| panic!("{kind} is registered"));
-    codec.compile(
-        &fields,
-        &CompileContext::new("default", "n"),
-    )
+    codec.compile(&fields, &CompileContext::new("default", "n"))
 }
 
 /// Compiles and loads a node of `kind` at `name`, linked by `(out port, target, target in port)`.

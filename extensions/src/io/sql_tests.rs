@@ -19,10 +19,7 @@ fn compile_in(namespace: &str, fields: &Json) -> std::result::Result<BoxedNode, 
     let mut scheme = Scheme::new();
     crate::io::register(&mut scheme);
     let codec = scheme.get("sql").expect("sql is registered");
-    codec.compile(
-        fields,
-        &CompileContext::new(namespace, "db"),
-    )
+    codec.compile(fields, &CompileContext::new(namespace, "db"))
 }
 
 fn load(g: &mut Graph, fields: &Json) -> Arc<NodeSlot> {
