@@ -1,5 +1,5 @@
-//! Round trips through the control kinds `throw`, `sleep`, `cache`, `reduce`, `session`, and the
-//! snippet additions (a TypeScript snippet, a JavaScript generator of three yields): each iteration
+//! Round trips through the control kinds `nop`, `throw`, `sleep`, `cache`, `reduce`, `session`, and
+//! `snippet` (CEL, JavaScript, TypeScript, a JavaScript generator of three yields): each iteration
 //! is one process that sends one packet (ten for the reduce stream) and reads the whole reply.
 //!
 //! Run: `cargo bench -p weir-extensions --bench control_state`.
@@ -110,10 +110,30 @@ fn bench(c: &mut Criterion) {
         json!({"language": "javascript", "code": "export default function* (x) { yield x; yield x + 1; yield x + 2 }"}),
         None,
     );
+    let nop = install(&mut g, "nop", "nop", json!({}), None);
+    let cel = install(
+        &mut g,
+        "cel",
+        "snippet",
+        json!({"language": "cel", "code": "self + 1"}),
+        None,
+    );
+    let js = install(
+        &mut g,
+        "js",
+        "snippet",
+        json!({"language": "javascript", "code": "export default function (x) { return x + 1 }"}),
+        None,
+    );
     // One live session for `session`'s round trips.
     let owner = Process::new();
-    rt.block_on(call(&session, &owner, 1, Value::from(json!({"uid": 1}))))
-        .expect("stores a session");
+    rt.block_on(call(
+        &session,
+        &owner,
+        weir_codecs::resource::IO_PORT,
+        Value::from(json!({"uid": 1})),
+    ))
+    .expect("stores a session");
     rt.block_on(once(&cache, 0, Value::from("hot")))
         .expect("warms the cache");
 
@@ -125,6 +145,9 @@ fn bench(c: &mut Criterion) {
         ("cache_miss", cache_miss, 0, |i| Value::from(i)),
         ("reduce_cel_1", reduce.clone(), 0, |i| Value::from(i)),
         ("session_in_1", session, 0, |i| Value::from(i)),
+        ("nop", nop, 0, |i| Value::from(i)),
+        ("snippet_cel", cel, 0, |i| Value::from(i)),
+        ("snippet_javascript", js, 0, |i| Value::from(i)),
         ("snippet_typescript", ts, 0, |i| Value::from(i)),
         ("snippet_generator_3", generator, 0, |i| Value::from(i)),
     ];

@@ -246,7 +246,9 @@ impl Feed {
 fn poll(conn: Connection, feed: Arc<Feed>, stop: mpsc::Receiver<()>) {
     let data_version =
         |c: &Connection| -> rusqlite::Result<i64> { c.query_row("PRAGMA data_version", [], |r| r.get(0)) };
-    let mut seen = data_version(&conn).ok();
+    // Not read here: a write between the store's opening (where `last_sent` was read) and this
+    // thread's start would already count in it, and be missed. The first poll always catches up.
+    let mut seen: Option<i64> = None;
     loop {
         match stop.recv_timeout(POLL_EVERY) {
             Err(mpsc::RecvTimeoutError::Timeout) => {}

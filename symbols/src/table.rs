@@ -117,6 +117,14 @@ impl Table {
             .map(|s| s.slot.clone())
     }
 
+    /// Each named spec's kind, by name (what a job's events call `node_type`).
+    pub fn kinds(&self) -> std::collections::HashMap<String, String> {
+        self.symbols
+            .values()
+            .filter_map(|s| Some((s.spec.name.clone()?, s.spec.kind.clone())))
+            .collect()
+    }
+
     /// Each spec's name (or id) and status, in insertion order.
     pub fn statuses(&self) -> Vec<(Uuid, String, Status)> {
         self.symbols

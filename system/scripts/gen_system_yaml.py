@@ -92,6 +92,35 @@ syscall("kinds-read", "kinds.read", "ok")
 cel("kinds-list", QUERY, "kinds-read")
 route(api_routes, "GET", "/v1/kinds", "kinds-list")
 
+# Jobs: run input through a node of a namespace, read, cancel, stream events (SSE or NDJSON by Accept).
+def job(name, action, to=None):
+    ports = {"error": link(ERRORS)}
+    if to:
+        ports["out"] = link(to)
+    specs.append(spec("job", name, action=action, ports=ports))
+
+job("jobs-create", "create", "created")
+job("jobs-read", "read", "ok")
+job("jobs-read-one", "read", "found")
+job("jobs-cancel", "cancel", "ok")
+job("jobs-events", "events")  # out unconnected: the events themselves are the (streamed) reply
+js("jobs-post", ('export default function (args) {\n'
+                 '  const b = args.body;\n'
+                 '  if (b === null || b === undefined || typeof b !== "object" || Array.isArray(b)) {\n'
+                 '    return "a JSON object {node, port, input} is expected";\n'
+                 '  }\n'
+                 '  return Object.assign({}, b, { namespace: args.params.ns });\n'
+                 '}\n'), "jobs-create")
+cel("jobs-list", '{}', "jobs-read")
+js("jobs-get-id", WITH_ID, "jobs-read-one")
+js("jobs-delete-id", WITH_ID, "jobs-cancel")
+js("jobs-events-id", WITH_ID, "jobs-events")
+route(api_routes, "POST", "/v1/namespaces/:ns/jobs", "jobs-post")
+route(api_routes, "GET", "/v1/jobs", "jobs-list")
+route(api_routes, "GET", "/v1/jobs/:id", "jobs-get-id")
+route(api_routes, "GET", "/v1/jobs/:id/events", "jobs-events-id")
+route(api_routes, "DELETE", "/v1/jobs/:id", "jobs-delete-id")
+
 # The token check, then the API router.
 syscall("auth", "auth.check", "api")
 api_ports = {}
@@ -148,6 +177,18 @@ for r in RESOURCES:
         "delete": op(f"Delete one of the {r}", 204, params=True),
     }
 paths["/v1/namespaces"] = {"get": op("Namespaces with each spec's status", 200)}
+job_post = op("Run a job: input through a node's in port; answers {id} at once", 201,
+              body={"type": "object", "required": ["node"],
+                    "properties": {"node": {"type": "string"}, "port": {"type": "string"}, "input": {}}})
+job_post["parameters"] = [{"name": "ns", "in": "path", "required": True, "schema": {"type": "string"}}]
+paths["/v1/namespaces/{ns}/jobs"] = {"post": job_post}
+paths["/v1/jobs"] = {"get": op("Jobs within reach, each with its status", 200)}
+paths["/v1/jobs/{id}"] = {"get": op("One job, with its status", 200, params=True),
+                          "delete": op("Cancel a job", 200, params=True)}
+events = op("The job's events after ?after=SEQ, as SSE (Accept: text/event-stream) or NDJSON, ending "
+            "after the job's last", 200, params=True)
+events["parameters"].append({"name": "after", "in": "query", "required": False, "schema": {"type": "integer"}})
+paths["/v1/jobs/{id}/events"] = {"get": events}
 kinds = op("Built-in kinds and the namespace's charts: JSON Schema, ports, docs", 200)
 kinds["parameters"] = [{"name": "namespace", "in": "query", "required": False, "schema": {"type": "string"}}]
 paths["/v1/kinds"] = {"get": kinds}

@@ -113,26 +113,33 @@ pub async fn start(args: &StartArgs, settings: &Settings) -> anyhow::Result<()> 
     let scheme = crate::system_ns::scheme(&services);
     let _events = crate::system_ns::publish_events(&services);
     load_files(store.as_ref(), &scheme, args)?;
-    // `system` runs on its own address (unless --no-system), apart from the other namespaces.
+    let mut runtimes = Runtimes::new(store.clone(), scheme.clone(), host_env.clone())
+        .excluding(SYSTEM)
+        .with_services(services.clone());
+    let follow = args.namespaces.is_empty();
+    let namespaces = if follow {
+        store.namespaces()?
+    } else {
+        args.namespaces.clone()
+    };
+    if follow && namespaces.iter().all(|ns| ns == SYSTEM) {
+        tracing::info!("the store has no specs yet: namespaces start as they are applied");
+    }
+    for ns in &namespaces {
+        runtimes.start(ns).await?;
+    }
+    // `system` runs on its own address (unless --no-system), apart from the other namespaces, once
+    // they are loaded: its API can reach them from its first request.
     let system = if args.no_system {
         None
     } else {
-        Some(crate::system_ns::start(&store, scheme.clone(), &host_env, &settings.system_addr).await?)
+        let system = crate::system_ns::start(&store, scheme, &host_env, &settings.system_addr).await?;
+        services.add_table(SYSTEM, system.table.clone());
+        Some(system)
     };
-    let mut runtimes = Runtimes::new(store.clone(), scheme, host_env).excluding(SYSTEM);
-    if args.namespaces.is_empty() {
-        let namespaces = store.namespaces()?;
-        if namespaces.iter().all(|ns| ns == SYSTEM) {
-            tracing::info!("the store has no specs yet: namespaces start as they are applied");
-        }
-        for ns in &namespaces {
-            runtimes.start(ns).await?;
-        }
+    if follow {
         runtimes.follow(signals.recv()).await;
     } else {
-        for ns in &args.namespaces {
-            runtimes.start(ns).await?;
-        }
         signals.recv().await;
     }
     tracing::info!("shutting down");

@@ -31,6 +31,8 @@ pub struct Runtimes {
     running: BTreeMap<String, Runtime>,
     /// Namespaces run elsewhere (`system`), never started here.
     excluded: HashSet<String>,
+    /// Told which tables run here (for jobs).
+    services: Option<Arc<weir_extensions::system::SystemServices>>,
 }
 
 impl Runtimes {
@@ -42,7 +44,14 @@ impl Runtimes {
             host: weir_loader::host_name(),
             running: BTreeMap::new(),
             excluded: HashSet::new(),
+            services: None,
         }
+    }
+
+    /// Tells `services` which namespaces run here, so the job API finds their nodes.
+    pub fn with_services(mut self, services: Arc<weir_extensions::system::SystemServices>) -> Self {
+        self.services = Some(services);
+        self
     }
 
     /// Never runs `namespace` (it is run apart, as `system` is).
@@ -72,6 +81,9 @@ impl Runtimes {
                 tracing::error!(namespace = %ns, "loader stopped: {e}");
             }
         });
+        if let Some(services) = &self.services {
+            services.add_table(namespace, table.clone());
+        }
         tracing::info!(namespace = %namespace, "namespace started");
         self.running
             .insert(namespace.to_string(), Runtime { table, loader });
@@ -85,6 +97,9 @@ impl Runtimes {
             return;
         };
         rt.loader.abort();
+        if let Some(services) = &self.services {
+            services.remove_table(namespace);
+        }
         rt.table.lock().await.shutdown(TERM_WITHIN).await;
         if let Err(e) = self.store.clear_statuses(&self.host, namespace) {
             tracing::warn!(namespace = %namespace, "clearing spec statuses: {e}");

@@ -237,3 +237,24 @@ fn unique() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::SeqCst)
 }
+
+/// Two specs for job tests: `double` (CEL, `self * 2`) → `label` (JavaScript, `{answer: n}`, throws
+/// above 100).
+pub const CHAIN: &str = r#"
+- kind: snippet
+  name: double
+  language: cel
+  code: self * 2
+  ports:
+    out:
+      - name: label
+        port: in
+- kind: snippet
+  name: label
+  language: javascript
+  code: |
+    export default function (n) {
+      if (n > 100) throw new Error("too big: " + n);
+      return { answer: n };
+    }
+"#;

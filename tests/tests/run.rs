@@ -4,26 +4,7 @@
 
 use std::process::Command;
 
-use weir_tests::{binary, root, temp_file};
-
-const CHAIN: &str = r#"
-- kind: snippet
-  name: double
-  language: cel
-  code: self * 2
-  ports:
-    out:
-      - name: label
-        port: in
-- kind: snippet
-  name: label
-  language: javascript
-  code: |
-    export default function (n) {
-      if (n > 100) throw new Error("too big: " + n);
-      return { answer: n };
-    }
-"#;
+use weir_tests::{binary, root, temp_file, CHAIN};
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let specs = temp_file("chain.yaml", CHAIN);

@@ -4,20 +4,25 @@
 //!   `auth.check`, …); the resource operations are in `ops.rs`, reads of namespaces and kinds in
 //!   `info.rs`, access tokens in `auth.rs`;
 //! - `signal` (`signal.rs`): subscribes to a channel topic (the store topics `specs`, `values`,
-//!   `charts` among them) and emits each event in a new process.
+//!   `charts` among them) and emits each event in a new process;
+//! - `job` (`jobs.rs`): starts, reads and cancels the host's jobs and streams their events.
 //!
 //! These kinds need the host's services (the store, the channels hub, the scheme). They hold them
 //! ([`SystemServices`]) and the host registers them with [`register`]; a scheme without them (`weir
 //! apply`'s validation) simply lacks these kinds' codecs unless it registers them too.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 
 use weir_codecs::codec::Scheme;
 use weir_engine::channel::Channels;
+use weir_engine::job::Jobs;
 use weir_loader::Store;
+use weir_symbols::Table;
 
 mod auth;
 mod info;
+mod jobs;
 mod ops;
 mod resource;
 mod signal;
@@ -26,6 +31,7 @@ mod syscall;
 mod tests;
 
 pub use auth::{check_token, token_required, TOKEN_PREFIX};
+pub use jobs::{JobFields, JobKind};
 pub use signal::{SignalFields, SignalKind};
 pub use syscall::{SyscallFields, SyscallKind, OPCODES, SCOPE_KEY};
 
@@ -34,7 +40,10 @@ pub use syscall::{SyscallFields, SyscallKind, OPCODES, SCOPE_KEY};
 pub struct SystemServices {
     pub store: Arc<dyn Store>,
     pub channels: Channels,
+    pub jobs: Jobs,
     scheme: OnceLock<Weak<Scheme>>,
+    /// The symbol tables of the namespaces this host runs, for jobs to find their entry nodes.
+    tables: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Table>>>>,
 }
 
 impl std::fmt::Debug for SystemServices {
@@ -48,8 +57,25 @@ impl SystemServices {
         Arc::new(SystemServices {
             store,
             channels,
+            jobs: Jobs::default(),
             scheme: OnceLock::new(),
+            tables: parking_lot::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Tells the services that `namespace` runs here, with `table`.
+    pub fn add_table(&self, namespace: &str, table: Arc<tokio::sync::Mutex<Table>>) {
+        self.tables.lock().insert(namespace.to_string(), table);
+    }
+
+    /// Tells the services that `namespace` stopped running here.
+    pub fn remove_table(&self, namespace: &str) {
+        self.tables.lock().remove(namespace);
+    }
+
+    /// The table of `namespace` if it runs here.
+    pub fn table(&self, namespace: &str) -> Option<Arc<tokio::sync::Mutex<Table>>> {
+        self.tables.lock().get(namespace).cloned()
     }
 
     /// Tells the services the scheme the host runs with (for validation and `kinds.read`).
@@ -63,9 +89,12 @@ impl SystemServices {
     }
 }
 
-/// Registers `syscall` and `signal`, holding `services`.
+/// Registers `syscall`, `signal` and `job`, holding `services`.
 pub fn register(scheme: &mut Scheme, services: Arc<SystemServices>) {
     scheme.register(SyscallKind {
+        services: services.clone(),
+    });
+    scheme.register(JobKind {
         services: services.clone(),
     });
     scheme.register(SignalKind { services });

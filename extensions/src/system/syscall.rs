@@ -41,6 +41,25 @@ pub const OPCODES: &[&str] = &[
 /// The process key where `auth.check` leaves the namespaces a scoped token may reach.
 pub const SCOPE_KEY: &str = "system.scope";
 
+/// The namespaces a system node of `namespace` may act on for `process`: its own, or, in `system`,
+/// those of the request's token scope; `None` for all.
+pub fn reach(namespace: &str, process: &Process) -> Option<Vec<String>> {
+    if namespace != weir_engine::channel::SYSTEM {
+        return Some(vec![namespace.to_string()]);
+    }
+    match process.get(SCOPE_KEY) {
+        Some(Value::List(l)) => Some(
+            l.iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s.to_string()),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 /// The `syscall` kind's fields.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,24 +118,9 @@ pub struct Syscall {
 
 impl Syscall {
     fn scope(&self, process: &Process) -> Scope {
-        let allowed = if self.namespace != weir_engine::channel::SYSTEM {
-            Some(vec![self.namespace.clone()])
-        } else {
-            match process.get(SCOPE_KEY) {
-                Some(Value::List(l)) => Some(
-                    l.iter()
-                        .filter_map(|v| match v {
-                            Value::String(s) => Some(s.to_string()),
-                            _ => None,
-                        })
-                        .collect(),
-                ),
-                _ => None,
-            }
-        };
         Scope {
             node: self.namespace.clone(),
-            allowed,
+            allowed: reach(&self.namespace, process),
         }
     }
 
