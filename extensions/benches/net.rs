@@ -6,6 +6,7 @@
 //!   over HTTP/1.1 cleartext and over TLS (rustls, *ring*);
 //! - `gateway/message`: a WebSocket message → listener's gateway → one node → reply frame;
 //! - `websocket/message`: `in` of a `websocket` node → a tokio-tungstenite echo server → `out`.
+//! - `router/route`: a request payload routed by method and path to a terminal node.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -369,6 +370,40 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
     process.exit(None);
+
+    // The router alone: a request payload routed by method and path to a terminal map.
+    let router = rt.block_on(async {
+        g.add("routed", map(Ok), &[]);
+        install(
+            &mut g,
+            "router",
+            compile(
+                "router",
+                json!({"routes": [
+                    {"method": "GET", "path": "/users/:id", "port": "out[0]"},
+                    {"method": "GET", "path": "/ping", "port": "out[1]"},
+                ]}),
+            ),
+            &[(OutPort::Out(0), "routed", 0), (OutPort::Out(1), "routed", 0)],
+        )
+    });
+    let mut group = c.benchmark_group("router");
+    group.bench_function("route", |b| {
+        b.iter_custom(|iters| {
+            let router = router.clone();
+            timed(&rt, iters, move |_| {
+                let router = router.clone();
+                async move {
+                    let p = Process::new();
+                    let request = Value::from(json!({"method": "GET", "path": "/users/7"}));
+                    let r = call(&router, &p, 0, request).await.expect("routed");
+                    assert_eq!(r.len(), 1);
+                    p.exit(None);
+                }
+            })
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);
