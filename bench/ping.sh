@@ -46,7 +46,7 @@ start floor ./target/release/examples/hyper_floor 0
 read -r floor_rps floor_cpu < <(run floor)
 kill -TERM "$PID"
 
-start weir ./target/release/weir start --from-specs examples/ping.yaml --env PORT=0 --log-level warn
+start weir ./target/release/weir start --store memory:// --from-specs examples/ping.yaml --env PORT=0 --log-level warn
 read -r weir_rps weir_cpu < <(run weir)
 
 printf 'floor (hyper):  %10.0f req/s  %6.1f us CPU/request\n' "$floor_rps" "$floor_cpu"
