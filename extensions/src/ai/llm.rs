@@ -332,7 +332,9 @@ impl Llm {
                 reason,
                 data: snippet_of(&text),
             })?;
-            cx.emit(OutPort::OUT, Value::from(token)).await?;
+            let token = Value::from(token);
+            cx.chunk(&token, true);
+            cx.emit(OutPort::OUT, token).await?;
             return Ok(());
         }
         let mut stream = res.bytes_stream();
@@ -355,6 +357,7 @@ impl Llm {
             for event in events.drain(..) {
                 match token_of(&event) {
                     Ok(Token::Done) => {
+                        cx.chunk(&Value::from(""), true);
                         // Read the body's end off the critical path so the connection goes back to
                         // the pool (a body dropped half-read closes it).
                         tokio::spawn(async move {
@@ -363,7 +366,12 @@ impl Llm {
                         });
                         return Ok(());
                     }
-                    Ok(Token::Text(text)) => cx.emit(OutPort::OUT, Value::from(text)).await?,
+                    Ok(Token::Text(text)) => {
+                        // A job's watchers get each token as a `chunk` event too.
+                        let token = Value::from(text);
+                        cx.chunk(&token, false);
+                        cx.emit(OutPort::OUT, token).await?;
+                    }
                     Ok(Token::Finished) => finished = true,
                     Ok(Token::Nothing) => {}
                     Err(TokenError::Server(message)) => return Err(LlmError::Server(message).into()),

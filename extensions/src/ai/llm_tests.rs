@@ -334,3 +334,36 @@ fn llm_compile_errors_name_the_field() {
         assert_eq!(issue(https).field, "base_url");
     }
 }
+
+#[tokio::test]
+async fn llm_tokens_are_chunk_events_of_a_job() {
+    let server = TokenServer::start(Script::tokens(["Hel", "lo"])).await.unwrap();
+    let mut g = Graph::new();
+    let slot = load(&mut g, fields(&server, json!({})));
+    let jobs = weir_engine::job::Jobs::default();
+    let entry = weir_engine::job::JobEntry {
+        node: "chat".into(),
+        slot,
+        port: 0,
+        inputs: vec![Value::from("hi")],
+        open: false,
+    };
+    let job = jobs.start("test", vec![entry], std::collections::HashMap::new());
+    let status = tokio::time::timeout(WAIT, job.wait()).await.expect("ends");
+    assert_eq!(status, weir_engine::job::JobStatus::Completed);
+    let chunks: Vec<(Json, Json)> = job
+        .log()
+        .snapshot(0)
+        .into_iter()
+        .filter(|(_, e)| e["type"] == "chunk")
+        .map(|(_, e)| (e["content"].clone(), e["done"].clone()))
+        .collect();
+    assert_eq!(
+        chunks,
+        vec![
+            (json!("Hel"), json!(false)),
+            (json!("lo"), json!(false)),
+            (json!(""), json!(true))
+        ]
+    );
+}
