@@ -3,57 +3,26 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
-use weir_codecs::resource::{Chart, Spec, ValueResource};
+use weir_codecs::resource::{Chart, Identity, Spec, ValueResource};
 
 use crate::store::StoreError;
 
-/// A resource a store keeps by id and by (namespace, name).
-pub(crate) trait Keyed: Clone + PartialEq + Serialize + DeserializeOwned {
+/// A resource a store keeps by id and by (namespace, name) (its [`Identity`]).
+pub(crate) trait Keyed: Identity + Clone + PartialEq + Serialize + DeserializeOwned {
     /// `spec`, `value` or `chart`, for messages.
     const KIND: &'static str;
-    fn id(&self) -> Option<Uuid>;
-    fn set_id(&mut self, id: Uuid);
-    fn namespace(&self) -> &str;
-    fn name(&self) -> Option<&str>;
 }
 
-macro_rules! keyed {
-    ($t:ty, $kind:literal) => {
-        impl Keyed for $t {
-            const KIND: &'static str = $kind;
-            fn id(&self) -> Option<Uuid> {
-                self.id
-            }
-            fn set_id(&mut self, id: Uuid) {
-                self.id = Some(id);
-            }
-            fn namespace(&self) -> &str {
-                &self.namespace
-            }
-            fn name(&self) -> Option<&str> {
-                self.name.as_deref()
-            }
-        }
-    };
+impl Keyed for Spec {
+    const KIND: &'static str = "spec";
 }
 
-keyed!(Spec, "spec");
-keyed!(ValueResource, "value");
+impl Keyed for ValueResource {
+    const KIND: &'static str = "value";
+}
 
 impl Keyed for Chart {
     const KIND: &'static str = "chart";
-    fn id(&self) -> Option<Uuid> {
-        self.id
-    }
-    fn set_id(&mut self, id: Uuid) {
-        self.id = Some(id);
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> Option<&str> {
-        Some(&self.name).filter(|n| !n.is_empty()).map(String::as_str)
-    }
 }
 
 /// The upsert rules every store follows for entry `index` (from 0) of a batch: an entry needs a name

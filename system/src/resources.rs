@@ -8,14 +8,14 @@ use anyhow::Context;
 use serde::Serialize;
 use serde_json::Value as Json;
 use uuid::Uuid;
-use weir_codecs::resource::{read_entries, Chart, FieldIssue, Format, Spec, ValueResource};
+use weir_codecs::resource::{read_entries, Chart, FieldIssue, Format, Identity, Spec, ValueResource};
 use weir_loader::{Change, Store, StoreError};
 
-/// What `get` shows in place of a Value's data.
-pub const MASK: &str = "******";
+/// What `get` shows in place of a Value's data (the same as the API's).
+pub use weir_extensions::system::MASK;
 
 /// A resource the store keeps: specs, values, charts.
-pub trait Stored: Clone + PartialEq + Serialize + Sized {
+pub trait Stored: Identity + Clone + PartialEq + Serialize + Sized {
     /// `spec`, `value`, `chart`.
     const KIND: &'static str;
     /// `specs`, `values`, `charts`.
@@ -24,10 +24,6 @@ pub trait Stored: Clone + PartialEq + Serialize + Sized {
     fn list(store: &dyn Store, namespace: Option<&str>) -> Result<Vec<Self>, StoreError>;
     fn write(store: &dyn Store, items: Vec<Self>) -> Result<Vec<Change>, StoreError>;
     fn delete(store: &dyn Store, ids: &[Uuid]) -> Result<Vec<Change>, StoreError>;
-    fn id(&self) -> Option<Uuid>;
-    fn set_id(&mut self, id: Uuid);
-    fn namespace(&self) -> &str;
-    fn name(&self) -> Option<&str>;
     /// Hides secret data (Values).
     fn mask(&mut self) {}
 
@@ -57,18 +53,6 @@ impl Stored for Spec {
     fn delete(store: &dyn Store, ids: &[Uuid]) -> Result<Vec<Change>, StoreError> {
         store.delete_specs(ids)
     }
-    fn id(&self) -> Option<Uuid> {
-        self.id
-    }
-    fn set_id(&mut self, id: Uuid) {
-        self.id = Some(id);
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
 }
 
 impl Stored for ValueResource {
@@ -85,18 +69,6 @@ impl Stored for ValueResource {
     }
     fn delete(store: &dyn Store, ids: &[Uuid]) -> Result<Vec<Change>, StoreError> {
         store.delete_values(ids)
-    }
-    fn id(&self) -> Option<Uuid> {
-        self.id
-    }
-    fn set_id(&mut self, id: Uuid) {
-        self.id = Some(id);
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
     }
     fn mask(&mut self) {
         self.data = Json::String(MASK.into());
@@ -117,18 +89,6 @@ impl Stored for Chart {
     }
     fn delete(store: &dyn Store, ids: &[Uuid]) -> Result<Vec<Change>, StoreError> {
         store.delete_charts(ids)
-    }
-    fn id(&self) -> Option<Uuid> {
-        self.id
-    }
-    fn set_id(&mut self, id: Uuid) {
-        self.id = Some(id);
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> Option<&str> {
-        Some(self.name.as_str()).filter(|n| !n.is_empty())
     }
 }
 

@@ -14,6 +14,7 @@
 mod chart;
 mod decode;
 mod file;
+mod identity;
 mod port;
 mod spec;
 mod value;
@@ -23,6 +24,7 @@ use std::fmt;
 pub use chart::Chart;
 pub use decode::FieldIssue;
 pub use file::{parse_charts, parse_specs, parse_values, read_entries, Format, ParseError, Problem};
+pub use identity::Identity;
 pub use port::{PortBase, PortName, PortNameError, IO_PORT};
 pub use spec::{EnvRef, PortRef, Spec, SPEC_KEYS};
 pub use value::ValueResource;

@@ -5,7 +5,7 @@
 
 use serde_json::Value as Json;
 
-use super::sse;
+use crate::sse;
 
 /// What one event means.
 #[derive(Debug, PartialEq)]

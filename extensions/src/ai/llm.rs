@@ -25,8 +25,8 @@ use weir_engine::{BoxedNode, Cx, Error, ErrorKind, Input, Node, OutPort, Result,
 
 use super::chunk::{token_of, whole_answer, Token, TokenError};
 use super::prompt::{self, PromptError};
-use super::sse::{self, Parser};
 use crate::control::snippet::duration_schema;
+use crate::sse::{self, Parser};
 
 /// How long `llm` waits for the response head and then for each next piece of it, by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);

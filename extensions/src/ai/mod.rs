@@ -1,6 +1,6 @@
 //! The `ai` family of node kinds:
 //! - `llm` (`llm.rs`): an OpenAI-compatible chat-completions client that streams, one packet per
-//!   token, reading the server's SSE (`sse.rs`), interpreting its chunks (`chunk.rs`) and taking its
+//!   token, reading the server's SSE (`crate::sse`), interpreting its chunks (`chunk.rs`) and taking its
 //!   prompt from the payload (`prompt.rs`);
 //! - `token_server.rs`: a small OpenAI-compatible server with scripted tokens, for tests and benches.
 
@@ -9,7 +9,6 @@ use weir_codecs::codec::Scheme;
 mod chunk;
 pub mod llm;
 pub mod prompt;
-pub mod sse;
 pub mod token_server;
 
 pub use llm::{Llm, LlmFields, LlmKind};

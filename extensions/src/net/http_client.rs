@@ -31,8 +31,8 @@ use weir_engine::{BoxedNode, Cx, Error, ErrorKind, Input, Node, OutPort, Result,
 use super::connect::Connector;
 use super::http::{decode_body, header_value, is_json, media_type, FORM};
 use super::outgoing::{Base, Outgoing};
-use super::sse;
 use super::tls;
+use crate::sse;
 
 /// The `http` kind's fields.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -284,7 +284,8 @@ impl Exchange<'_> {
                 cx.emit(OutPort::OUT, Value::Map(Arc::new(map))).await
             }
             Mode::Events => {
-                let mut parser = sse::Parser::default();
+                let mut parser = sse::Parser::new();
+                let mut events = Vec::new();
                 while let Some(frame) = within(deadline, body.frame())
                     .await
                     .ok_or_else(|| self.timed_out())?
@@ -292,8 +293,11 @@ impl Exchange<'_> {
                     let Ok(data) = frame.map_err(read_err)?.into_data() else {
                         continue;
                     };
-                    for event in parser.feed(&data) {
-                        if event.kind == "error" {
+                    parser
+                        .push(&data, &mut events)
+                        .map_err(|e| self.fail(ErrorKind::Node, format!("response: {e}")))?;
+                    for event in events.drain(..) {
+                        if event.event.as_deref() == Some("error") {
                             return Err(self.fail(ErrorKind::Node, format!("error event: {}", event.data)));
                         }
                         cx.emit(OutPort::OUT, event_value(event.data)).await?;

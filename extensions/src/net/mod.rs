@@ -4,7 +4,7 @@
 //!   `out`, and whose reply becomes the response, streamed as SSE or a chunked body when it has several
 //!   elements; an HTTP/1.1 upgrade can be handed to a gateway (`upgrade.rs`);
 //! - `router` (`router.rs`, `route.rs`): routes request payloads to `out[N]` by method and path;
-//! - `http` (`http_client.rs`, `outgoing.rs`, `sse.rs`): an HTTP client whose streamed responses are
+//! - `http` (`http_client.rs`, `outgoing.rs`, SSE through `crate::sse`): an HTTP client whose streamed responses are
 //!   emitted chunk by chunk or event by event;
 //! - `proxy` (`proxy.rs`): a round-robin reverse proxy with X-Forwarded headers;
 //! - `gateway` (`gateway.rs`) and `websocket` (`websocket.rs`), sharing `ws.rs`: the WebSocket server
@@ -25,7 +25,6 @@ mod proxy;
 mod route;
 mod router;
 mod serve;
-mod sse;
 #[cfg(test)]
 mod tests;
 pub mod tls;

@@ -32,6 +32,7 @@ mod tests;
 
 pub use auth::{check_token, token_required, TOKEN_PREFIX};
 pub use jobs::{JobFields, JobKind};
+pub use resource::MASK;
 pub use signal::{SignalFields, SignalKind};
 pub use syscall::{SyscallFields, SyscallKind, OPCODES, SCOPE_KEY};
 

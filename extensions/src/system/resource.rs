@@ -5,22 +5,19 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 use weir_codecs::check::{check_chart, check_spec};
 use weir_codecs::codec::Scheme;
-use weir_codecs::resource::{Chart, FieldIssue, Spec, ValueResource};
+use weir_codecs::resource::{Chart, FieldIssue, Identity, Spec, ValueResource};
 use weir_loader::{Change, Store, StoreError};
 
 /// What `weir get` and the API print instead of a Value's data.
 pub const MASK: &str = "******";
 
 /// A stored resource kind.
-pub(crate) trait Resource: Clone + Send + Sync + 'static {
+pub(crate) trait Resource: Identity + Clone + Send + Sync + 'static {
     /// `spec`, `value`, `chart`: for messages.
     const ONE: &'static str;
     fn from_json(v: &Json) -> Result<Self, FieldIssue>;
     fn to_json(&self) -> Json;
-    fn id(&self) -> Option<Uuid>;
     fn ensure_id(&mut self) -> Uuid;
-    fn namespace(&self) -> &str;
-    fn name(&self) -> Option<&str>;
     fn list(store: &dyn Store, namespace: Option<&str>) -> Result<Vec<Self>, StoreError>;
     fn apply(store: &dyn Store, items: Vec<Self>) -> Result<Vec<Change>, StoreError>;
     fn delete(store: &dyn Store, ids: &[Uuid]) -> Result<Vec<Change>, StoreError>;
@@ -44,17 +41,8 @@ impl Resource for Spec {
     fn to_json(&self) -> Json {
         self.to_value()
     }
-    fn id(&self) -> Option<Uuid> {
-        self.id
-    }
     fn ensure_id(&mut self) -> Uuid {
         Spec::ensure_id(self)
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
     }
     fn list(store: &dyn Store, namespace: Option<&str>) -> Result<Vec<Self>, StoreError> {
         store.specs(namespace)
@@ -82,17 +70,8 @@ impl Resource for ValueResource {
     fn to_json(&self) -> Json {
         self.to_value()
     }
-    fn id(&self) -> Option<Uuid> {
-        self.id
-    }
     fn ensure_id(&mut self) -> Uuid {
         ValueResource::ensure_id(self)
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
     }
     fn list(store: &dyn Store, namespace: Option<&str>) -> Result<Vec<Self>, StoreError> {
         store.values(namespace)
@@ -130,17 +109,8 @@ impl Resource for Chart {
     fn to_json(&self) -> Json {
         self.to_value()
     }
-    fn id(&self) -> Option<Uuid> {
-        self.id
-    }
     fn ensure_id(&mut self) -> Uuid {
         Chart::ensure_id(self)
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> Option<&str> {
-        Some(&self.name)
     }
     fn list(store: &dyn Store, namespace: Option<&str>) -> Result<Vec<Self>, StoreError> {
         store.charts(namespace)
