@@ -10,7 +10,7 @@
 //! composition never waits on itself.
 
 use std::collections::VecDeque;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
 use crate::error::{Error, ErrorKind};
 use crate::lane::{Frame, LaneReader};
@@ -114,18 +114,12 @@ impl Part {
 }
 
 /// Forwards the reply frames of one link.
-fn advance_one(
-    id: u64,
-    ol: &mut OutLane,
-    failed: &mut bool,
-    sink: &mut Sink<'_>,
-    cx: &mut Context<'_>,
-) -> Progress {
+fn advance_one(id: u64, ol: &mut OutLane, failed: &mut bool, sink: &mut Sink<'_>) -> Progress {
     if ol.order.front() != Some(&id) {
         return Progress::Blocked;
     }
     loop {
-        match ol.poll_frame(cx) {
+        match ol.take_frame() {
             Poll::Ready(Some(Frame::Item(v))) => sink.put(failed, v),
             Poll::Ready(Some(Frame::One(v))) => {
                 sink.put(failed, v);
@@ -223,13 +217,7 @@ fn lost(id: u64) -> Error {
     Error::new(ErrorKind::Internal, format!("reply to part {id} was lost"))
 }
 
-fn advance(
-    part: &mut Part,
-    failed: &mut bool,
-    outs: &mut [OutLane],
-    sink: &mut Sink<'_>,
-    cx: &mut Context<'_>,
-) -> Progress {
+fn advance(part: &mut Part, failed: &mut bool, outs: &mut [OutLane], sink: &mut Sink<'_>) -> Progress {
     match part {
         Part::Local(v) => {
             sink.put(failed, std::mem::take(v));
@@ -239,7 +227,7 @@ fn advance(
             sink.fail(failed, e.clone());
             Progress::Done
         }
-        Part::One { id, lane } => advance_one(*id, &mut outs[*lane], failed, sink, cx),
+        Part::One { id, lane } => advance_one(*id, &mut outs[*lane], failed, sink),
         Part::Remote(remote) => {
             let Remote {
                 id,
@@ -255,7 +243,7 @@ fn advance(
                 return Progress::Done;
             }
             if slots.is_empty() {
-                return advance_one(id, &mut outs[lanes[0]], failed, sink, cx);
+                return advance_one(id, &mut outs[lanes[0]], failed, sink);
             }
             loop {
                 for (k, &oi) in lanes.iter().enumerate() {
@@ -267,7 +255,7 @@ fn advance(
                     if ol.order.front() != Some(&id) {
                         return Progress::Blocked;
                     }
-                    match ol.poll_frame(cx) {
+                    match ol.take_frame() {
                         Poll::Ready(Some(Frame::Item(v))) => s.value = Some(v),
                         Poll::Ready(Some(Frame::One(v))) => {
                             s.value = Some(v);
@@ -315,7 +303,7 @@ fn advance(
 }
 
 /// Moves one in lane's replies forward; true if anything moved.
-fn compose_lane(lane: &mut InLane, outs: &mut [OutLane], process: &Process, cx: &mut Context<'_>) -> bool {
+fn compose_lane(lane: &mut InLane, outs: &mut [OutLane], process: &Process) -> bool {
     let InLane {
         reader,
         entries,
@@ -332,7 +320,7 @@ fn compose_lane(lane: &mut InLane, outs: &mut [OutLane], process: &Process, cx: 
         let mut blocked = false;
         // Parts are advanced in place and dropped once done.
         while let Some(part) = entry.parts.front_mut() {
-            if let Progress::Blocked = advance(part, &mut entry.failed, outs, &mut sink, cx) {
+            if let Progress::Blocked = advance(part, &mut entry.failed, outs, &mut sink) {
                 blocked = true;
                 break;
             }
@@ -351,17 +339,29 @@ fn compose_lane(lane: &mut InLane, outs: &mut [OutLane], process: &Process, cx: 
 }
 
 impl Core {
-    /// Moves every reply frame that has arrived into the replies of the inputs it belongs to, and
-    /// registers the task to be woken when more arrive. With several in lanes, a part finished for one
-    /// lane can unblock another lane's part on the same out lane, so passes repeat until nothing moves.
-    pub(crate) fn compose(&mut self, process: &Process, cx: &mut Context<'_>) {
+    /// Moves every reply frame that has arrived into the replies of the inputs it belongs to. The
+    /// session is woken through its `Wake` when more arrive. With several in lanes, a part finished
+    /// for one lane can unblock another lane's part on the same out lane, so passes repeat until
+    /// nothing moves.
+    pub(crate) fn compose(&mut self, process: &Process) {
+        let woke = self.wake.take();
+        self.compose_if(process, woke);
+    }
+
+    /// Composes when `woke` (a lane changed: the caller took the session's `Wake`) or when parts
+    /// were added since the last composition; otherwise nothing can have moved.
+    pub(crate) fn compose_if(&mut self, process: &Process, woke: bool) {
+        if !woke && !self.dirty {
+            return;
+        }
+        self.dirty = false;
         let Core { ins, outs, .. } = self;
         loop {
             let mut moved = false;
             let mut busy = 0;
             for lane in ins.iter_mut() {
                 if !lane.entries.is_empty() {
-                    moved |= compose_lane(lane, outs, process, cx);
+                    moved |= compose_lane(lane, outs, process);
                     busy += 1;
                 }
             }

@@ -5,6 +5,7 @@
 //! the reader, an error reply for every unanswered packet for the writer), so nothing hangs.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -14,6 +15,7 @@ use crate::error::{Error, ErrorKind};
 use crate::packet::Packet;
 use crate::process::Process;
 use crate::value::Value;
+use crate::wake::Wake;
 
 /// One frame of a reply stream. A reply is `Item*` then `End`, or `Item*` then `Err`; `One(v)` is
 /// `Item(v), End` in one frame.
@@ -43,10 +45,32 @@ struct State {
     failed: Option<Error>,
     reader: Option<Waker>,
     writer: Option<Waker>,
+    /// The writing session's wake-up, told of every reply frame and failure (see `wake.rs`).
+    wake: Option<Arc<Wake>>,
 }
+
+impl State {
+    /// Tells the writing side that reply frames (or a failure) arrived: `ready` first, then the
+    /// session's wake-up (a read-modify-write, so a session that clears it and then reads `ready`
+    /// cannot miss both; see `wake.rs`).
+    fn answered(&mut self, ready: &AtomicBool) {
+        ready.store(true, Ordering::Release);
+        if let Some(w) = &self.wake {
+            w.notify();
+        }
+        wake(&mut self.writer);
+    }
+}
+
+/// Keeps a flag on a cache line of its own, away from the lock both ends write.
+#[repr(align(128))]
+struct Padded<T>(T);
 
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// Reply frames (or a failure) arrived since the writer last looked: set under the lock by the
+    /// reader, cleared under it by the writer, read without it by [`LaneWriter::take_frames`].
+    ready: Padded<AtomicBool>,
     cap: usize,
     port: usize,
     process: Arc<Process>,
@@ -63,7 +87,9 @@ pub(crate) fn lane(process: Arc<Process>, port: usize, cap: usize) -> (LaneWrite
             failed: None,
             reader: None,
             writer: None,
+            wake: None,
         }),
+        ready: Padded(AtomicBool::new(false)),
         cap: cap.max(1),
         port,
         process,
@@ -186,6 +212,41 @@ impl LaneWriter {
         Poll::Pending
     }
 
+    /// Like [`Self::poll_frames`] but registers nothing: `None` when frames are owed and none has
+    /// arrived. For a session, which is woken through the [`Wake`] given to [`Self::set_wake`].
+    pub(crate) fn take_frames(&mut self, out: &mut VecDeque<Frame>) -> Option<bool> {
+        if !self.shared.ready.0.load(Ordering::Acquire) {
+            // Nothing arrived since the last look (a failure sets `ready` too): no lock taken.
+            return None;
+        }
+        let mut s = self.shared.state.lock();
+        self.shared.ready.0.store(false, Ordering::Relaxed);
+        if !s.back.is_empty() {
+            out.extend(s.back.drain(..));
+            return Some(true);
+        }
+        if s.unanswered == 0 {
+            return Some(false);
+        }
+        if let Some(e) = s.failed.clone() {
+            for _ in 0..s.unanswered {
+                out.push_back(Frame::Err(e.clone()));
+            }
+            s.unanswered = 0;
+            return Some(true);
+        }
+        None
+    }
+
+    /// Has `wake` notified whenever reply frames or a failure arrive on this lane.
+    pub(crate) fn set_wake(&mut self, wake: Arc<Wake>) {
+        let mut s = self.shared.state.lock();
+        if !s.back.is_empty() || s.failed.is_some() {
+            wake.mark();
+        }
+        s.wake = Some(wake);
+    }
+
     /// The next reply frame if one is there now.
     pub fn try_frame(&mut self) -> Option<Frame> {
         let mut s = self.shared.state.lock();
@@ -292,7 +353,7 @@ impl LaneReader {
             s.unanswered = s.unanswered.saturating_sub(1);
         }
         s.back.push_back(frame);
-        wake(&mut s.writer);
+        s.answered(&self.shared.ready.0);
     }
 
     /// Sends several reply frames under one lock.
@@ -311,7 +372,7 @@ impl LaneReader {
             }
             s.back.push_back(frame);
         }
-        wake(&mut s.writer);
+        s.answered(&self.shared.ready.0);
     }
 
     /// The consumer gives up: every reply still owed (queued packets included) ends with `err`.
@@ -326,7 +387,7 @@ impl LaneReader {
             s.fwd.clear();
             s.failed = Some(err);
         }
-        wake(&mut s.writer);
+        s.answered(&self.shared.ready.0);
     }
 
     /// True when the writer has ended and every packet has been read.

@@ -20,6 +20,7 @@ pub mod sync;
 pub mod template;
 pub mod testing;
 pub mod value;
+mod wake;
 
 pub use call::{call, Call, Reply};
 pub use error::{Error, ErrorKind, Result};

@@ -5,14 +5,17 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio::sync::Notify;
 
 use crate::error::{Error, ErrorKind};
 use crate::observe::{Observer, Severity};
 use crate::value::Value;
+use crate::wake::Wake;
 
 /// A process id: a UUID v7, so ids sort by start time.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -83,7 +86,13 @@ type Hook = Box<dyn FnOnce(Option<&Error>) + Send>;
 pub struct Process {
     id: ProcessId,
     parent: Option<Arc<Process>>,
-    token: CancellationToken,
+    /// Set once the process has ended: tasks working for it stop.
+    done: AtomicBool,
+    /// Wakes the futures of [`Process::done`].
+    ended: Notify,
+    /// The sessions working for the process, woken when it ends (cheaper than a future each), each
+    /// with the number of the serve it was working on.
+    watchers: Mutex<Vec<(Weak<Wake>, u64)>>,
     store: Mutex<HashMap<String, Value>>,
     hooks: Mutex<Vec<Hook>>,
     children: Mutex<Vec<Weak<Process>>>,
@@ -106,24 +115,22 @@ impl fmt::Debug for Process {
 impl Process {
     /// A new root process.
     pub fn new() -> Arc<Self> {
-        Arc::new(Self::build(None, CancellationToken::new(), None))
+        Arc::new(Self::build(None, None))
     }
 
     /// A new root process watched by `observer`, as its children will be.
     pub fn observed(observer: Arc<dyn Observer>) -> Arc<Self> {
-        Arc::new(Self::build(None, CancellationToken::new(), Some(observer)))
+        Arc::new(Self::build(None, Some(observer)))
     }
 
-    fn build(
-        parent: Option<Arc<Process>>,
-        token: CancellationToken,
-        observer: Option<Arc<dyn Observer>>,
-    ) -> Self {
+    fn build(parent: Option<Arc<Process>>, observer: Option<Arc<dyn Observer>>) -> Self {
         Process {
             observer,
             id: ProcessId::new(),
             parent,
-            token,
+            done: AtomicBool::new(false),
+            ended: Notify::new(),
+            watchers: Mutex::new(Vec::new()),
             store: Mutex::new(HashMap::new()),
             hooks: Mutex::new(Vec::new()),
             children: Mutex::new(Vec::new()),
@@ -134,11 +141,7 @@ impl Process {
 
     /// A child process: it sees this process's store (copy on write) and ends when this one does.
     pub fn fork(self: &Arc<Self>) -> Arc<Self> {
-        let child = Arc::new(Self::build(
-            Some(self.clone()),
-            self.token.child_token(),
-            self.observer.clone(),
-        ));
+        let child = Arc::new(Self::build(Some(self.clone()), self.observer.clone()));
         let mut children = self.children.lock();
         children.retain(|c| c.strong_count() > 0);
         children.push(Arc::downgrade(&child));
@@ -203,7 +206,35 @@ impl Process {
         for hook in hooks.into_iter().rev() {
             hook(cause.as_ref());
         }
-        self.token.cancel();
+        self.done.store(true, Ordering::SeqCst);
+        self.ended.notify_waiters();
+        let watchers = std::mem::take(&mut *self.watchers.lock());
+        for (w, serve) in &watchers {
+            // A session that has moved on to another process is left alone.
+            if let Some(w) = w
+                .upgrade()
+                .filter(|w| w.serving.load(Ordering::Acquire) == *serve)
+            {
+                w.notify();
+            }
+        }
+    }
+
+    /// Has `wake` notified when the process ends. The caller checks [`Self::is_done`] after this, so
+    /// an end that comes first is not missed.
+    pub(crate) fn watch(&self, wake: &Arc<Wake>) {
+        let serve = wake.serving.load(Ordering::Acquire);
+        let mut watchers = self.watchers.lock();
+        if watchers.capacity() == 0 {
+            // A request passes through a handful of nodes: room for them at once.
+            watchers.reserve(8);
+        } else if watchers.len() >= 16 && watchers.len().is_power_of_two() {
+            watchers.retain(|(w, n)| {
+                w.upgrade()
+                    .is_some_and(|w| w.serving.load(Ordering::Acquire) == *n)
+            });
+        }
+        watchers.push((Arc::downgrade(wake), serve));
     }
 
     /// Cancels the process: an exit with a `cancelled` error.
@@ -220,12 +251,23 @@ impl Process {
     }
 
     pub fn is_done(&self) -> bool {
-        self.token.is_cancelled()
+        self.done.load(Ordering::SeqCst)
     }
 
     /// Completes when the process has ended (exit, cancel, or its parent's end).
-    pub fn done(&self) -> WaitForCancellationFuture<'_> {
-        self.token.cancelled()
+    pub fn done(&self) -> impl Future<Output = ()> + Send + '_ {
+        async move {
+            loop {
+                let notified = self.ended.notified();
+                let mut notified = std::pin::pin!(notified);
+                // Registered before the flag is read, so an end in between still wakes it.
+                notified.as_mut().enable();
+                if self.is_done() {
+                    return;
+                }
+                notified.await;
+            }
+        }
     }
 
     /// The error tasks report when they are stopped because the process ended.

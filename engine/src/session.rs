@@ -21,8 +21,9 @@ use crate::lane::{LaneReader, LaneWriter};
 use crate::node::{Input, Node, OutPort};
 use crate::packet::{Origin, Packet};
 use crate::process::Process;
-use crate::slot::{Attach, NodeRuntime, NodeSlot, SessionGuard, Target, IDLE_FOR};
+use crate::slot::{Attach, NodeRuntime, NodeSlot, SessionGuard, Target};
 use crate::value::Value;
+use crate::wake::Wake;
 
 /// What a slot hands a node to start a session.
 pub struct SessionStart {
@@ -64,15 +65,16 @@ impl OutLane {
 }
 
 impl OutLane {
-    /// The next reply frame: Ready(None) when none is owed.
-    pub(crate) fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<crate::lane::Frame>> {
+    /// The next reply frame: Ready(None) when none is owed, Pending when none has arrived (the
+    /// session is woken through its [`Wake`] when one does).
+    pub(crate) fn take_frame(&mut self) -> Poll<Option<crate::lane::Frame>> {
         if let Some(f) = self.frames.pop_front() {
             return Poll::Ready(Some(f));
         }
-        match self.writer.poll_frames(cx, &mut self.frames) {
-            Poll::Ready(true) => Poll::Ready(self.frames.pop_front()),
-            Poll::Ready(false) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+        match self.writer.take_frames(&mut self.frames) {
+            Some(true) => Poll::Ready(self.frames.pop_front()),
+            Some(false) => Poll::Ready(None),
+            None => Poll::Pending,
         }
     }
 }
@@ -99,6 +101,12 @@ pub(crate) struct Core {
     /// The in lane whose last entry is held open: it ends when the next input is handled, or takes
     /// what the end-of-input handlers emit and ends after them.
     held: Option<usize>,
+    /// The session's wake-up, notified by its out lanes and its [`Attach`].
+    pub(crate) wake: Arc<Wake>,
+    /// The waker last registered with `wake`.
+    waker: Option<std::task::Waker>,
+    /// Parts or ends were added since the last composition: compose even if no lane changed.
+    pub(crate) dirty: bool,
 }
 
 type InBuffers = (VecDeque<Entry>, VecDeque<Packet>, Vec<crate::lane::Frame>);
@@ -124,8 +132,11 @@ fn port_index(port: OutPort) -> usize {
 }
 
 impl Core {
-    fn new(ports: usize) -> Self {
+    fn new(ports: usize, wake: Arc<Wake>) -> Self {
         Core {
+            wake,
+            waker: None,
+            dirty: true,
             ins: Vec::new(),
             outs: Vec::new(),
             out_map: vec![Vec::new(); ports],
@@ -153,7 +164,14 @@ impl Core {
         }
     }
 
+    /// Registers the session task's waker: called at each point where the session task itself (not
+    /// a future inside a handler) may wait.
+    fn register(&mut self, cx: &Context<'_>) {
+        self.wake.register(&mut self.waker, cx.waker());
+    }
+
     fn push_part(&mut self, part: Part) {
+        self.dirty = true;
         let current = self.current;
         match self.ins[current].entries.back_mut() {
             Some(entry) if !entry.done => entry.parts.push_back(part),
@@ -179,7 +197,8 @@ impl Core {
         if let Some(oi) = self.out_map[pi].get(ti).copied().flatten() {
             return Ok(oi);
         }
-        let writer = target.slot.open(process, target.port)?;
+        let mut writer = target.slot.open(process, target.port)?;
+        writer.set_wake(self.wake.clone());
         let (order, frames) = self.spare_out.pop().unwrap_or_default();
         let counter = process
             .observer()
@@ -223,10 +242,13 @@ impl Core {
 
     /// Next thing to do: a packet, a port that ended, or the end of all input.
     fn poll_next(&mut self, process: &Process, cx: &mut Context<'_>, attach: &Attach) -> Poll<Next> {
-        for r in attach.poll_take(cx) {
+        self.register(cx);
+        // Taken before the lanes are looked at, so whatever arrives from now on wakes the task again.
+        let woke = self.wake.take();
+        for r in attach.try_take() {
             self.attach(r);
         }
-        self.compose(process, cx);
+        self.compose_if(process, woke);
         let n = self.ins.len();
         for k in 0..n {
             let i = (self.cursor + k) % n;
@@ -288,6 +310,7 @@ impl Core {
     /// Ends the reply held open, if any.
     fn release(&mut self) {
         if let Some(lane) = self.held.take() {
+            self.dirty = true;
             if let Some(entry) = self.ins[lane].entries.back_mut() {
                 entry.done = true;
             }
@@ -318,6 +341,7 @@ impl Core {
         if self.held == Some(self.current) {
             self.held = None;
         }
+        self.dirty = true;
         if let Some(entry) = self.ins[self.current].entries.back_mut() {
             entry.done = true;
         }
@@ -377,12 +401,12 @@ impl Core {
 }
 
 impl Cx {
-    fn new(process: Arc<Process>, runtime: Arc<NodeRuntime>) -> Self {
+    fn new(process: Arc<Process>, runtime: Arc<NodeRuntime>, wake: Arc<Wake>) -> Self {
         let ports = runtime.outs.len() + 1;
         Cx {
             process,
             runtime,
-            core: Arc::new(Mutex::new(Core::new(ports))),
+            core: Arc::new(Mutex::new(Core::new(ports, wake))),
             origin: None,
             emitted: 0,
         }
@@ -454,13 +478,8 @@ impl Cx {
     fn push_now(&mut self, part: Part) {
         let mut core = self.core.lock();
         core.push_part(part);
-        // A consumer sees each element as soon as it is written. The no-op waker is safe: the session
-        // task composes again with its real waker at every point where it can wait (`handle`, `send`,
-        // `poll_next`), which re-registers it on every lane.
-        core.compose(
-            &self.process,
-            &mut Context::from_waker(futures::task::noop_waker_ref()),
-        );
+        // A consumer sees each element as soon as it is written.
+        core.compose(&self.process);
     }
 
     /// Answers the input being handled with `value` directly, whatever `out` is connected to (a router
@@ -517,7 +536,7 @@ impl Cx {
                         return Poll::Ready(Err(e));
                     }
                 };
-                core.compose(process, cx);
+                core.compose(process);
                 let Some(p) = packet.take() else {
                     return Poll::Ready(Err(Error::new(ErrorKind::Internal, "packet sent twice")));
                 };
@@ -588,7 +607,7 @@ impl Cx {
         let core = &self.core;
         poll_fn(|cx| {
             let mut core = core.lock();
-            core.compose(process, cx);
+            core.compose(process);
             core.outs[oi].writer.poll_reserve(cx)
         })
         .await?;
@@ -633,7 +652,7 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
         first,
         attach,
     } = start;
-    let mut cx = Cx::new(first.process().clone(), runtime);
+    let mut cx = Cx::new(first.process().clone(), runtime, attach.wake.clone());
     let core = cx.core.clone();
     let name: Arc<str> = cx.runtime.name.clone();
     let mut first = Some(first);
@@ -648,30 +667,25 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
         let lanes = if !ready.is_empty() {
             ready
         } else {
-            let handed = tokio::time::timeout(
-                IDLE_FOR,
-                poll_fn(|c| {
-                    let lanes = attach.poll_take(c);
-                    if !lanes.is_empty() {
-                        Poll::Ready(Some(lanes))
-                    } else if attach.is_closed() {
-                        Poll::Ready(None)
-                    } else {
-                        Poll::Pending
-                    }
-                }),
-            )
+            // Waits until handed a process, or closed (the reaper, a swap or an unload).
+            let mut waker = None;
+            let handed = poll_fn(|c| {
+                attach.wake.register(&mut waker, c.waker());
+                attach.wake.take();
+                let lanes = attach.try_take();
+                if !lanes.is_empty() {
+                    Poll::Ready(Some(lanes))
+                } else if attach.is_closed() {
+                    // Closed under the slot lock after leaving the idle list: no lane can follow.
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending
+                }
+            })
             .await;
             match handed {
-                Ok(Some(lanes)) => lanes,
-                Ok(None) => return,
-                Err(_) => {
-                    if slot.unpark(&attach) {
-                        return;
-                    }
-                    // Handed a process as the wait ended: its lane is there (pushed under the slot lock).
-                    attach.take_all()
-                }
+                Some(lanes) => lanes,
+                None => return,
             }
         };
         let mut lanes = lanes.into_iter();
@@ -708,10 +722,17 @@ async fn serve<N: Node>(
     }
     let failure;
     loop {
-        let outcome = tokio::select! {
-            biased;
-            _ = process.done() => Err(process.ended_error()),
-            outcome = drive(node, &mut state, cx, core, attach, name) => outcome,
+        // The process's end wakes the session through its `Wake`; checked before every poll.
+        process.watch(&attach.wake);
+        let outcome = {
+            let mut fut = pin!(drive(node, &mut state, cx, core, attach, name));
+            poll_fn(|c| {
+                if process.is_done() {
+                    return Poll::Ready(Err(process.ended_error()));
+                }
+                fut.as_mut().poll(c)
+            })
+            .await
         };
         if let Err(err) = outcome {
             core.lock().fail_all(&err);
@@ -720,6 +741,7 @@ async fn serve<N: Node>(
         }
         let late = slot.finish_session(generation, pid, attach);
         if late.is_empty() {
+            attach.wake.serving.fetch_add(1, AtomicOrdering::Release);
             core.lock().reset();
             if let Some(o) = &observer {
                 o.node_finished(name, &process, None);
@@ -735,6 +757,7 @@ async fn serve<N: Node>(
     }
     // Anything attached meanwhile is answered with the error by its reader's drop.
     drop(slot.finish_session(generation, pid, attach));
+    attach.wake.serving.fetch_add(1, AtomicOrdering::Release);
     core.lock().reset();
     if let Some(o) = &observer {
         o.node_finished(name, &process, failure.as_ref());
@@ -754,7 +777,9 @@ async fn handle<F: Future<Output = Result<()>>>(
         |c| match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(c))) {
             Ok(Poll::Ready(r)) => Poll::Ready(r),
             Ok(Poll::Pending) => {
-                core.lock().compose(process, c);
+                let mut core = core.lock();
+                core.register(c);
+                core.compose(process);
                 Poll::Pending
             }
             Err(payload) => Poll::Ready(Err(panic_error(name, payload))),
@@ -794,11 +819,7 @@ async fn drive<N: Node>(
                 let result = cx.route_error(result).await;
                 let panicked = core.lock().end(result);
                 if let Some(panic) = panicked {
-                    poll_fn(|c| {
-                        core.lock().compose(&process, c);
-                        Poll::Ready(())
-                    })
-                    .await;
+                    core.lock().compose(&process);
                     return Err(panic);
                 }
             }
@@ -830,7 +851,8 @@ async fn drive<N: Node>(
                 }
                 poll_fn(|c| {
                     let mut core = core.lock();
-                    core.compose(&process, c);
+                    core.register(c);
+                    core.compose(&process);
                     if core.pending_replies() {
                         Poll::Pending
                     } else {

@@ -4,10 +4,10 @@
 //! processes). A new [`NodeRuntime`] takes over the waiting lanes; sessions already running finish on
 //! the runtime they started on.
 
-use futures::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 
@@ -16,6 +16,7 @@ use crate::lane::{lane, LaneReader, LaneWriter};
 use crate::node::{DynNode, Node, OutPort};
 use crate::process::{IdMap, Process, ProcessId};
 use crate::session::SessionStart;
+use crate::wake::Wake;
 
 /// The default credit of a link per process (unanswered packets).
 pub const DEFAULT_BUFFER: usize = 64;
@@ -171,13 +172,13 @@ impl NodeRuntime {
 }
 
 /// New lanes for a running session of one process. The flag lets the session skip the lock when
-/// nothing arrived, which is almost always.
+/// nothing arrived, which is almost always; a new lane wakes the session through its [`Wake`].
 pub(crate) struct Attach {
     lanes: Mutex<VecDeque<LaneReader>>,
     arrived: AtomicBool,
     /// Set when the node is swapped or unloaded: an idle session waiting here leaves.
     closed: AtomicBool,
-    waker: AtomicWaker,
+    pub(crate) wake: Arc<Wake>,
 }
 
 impl Attach {
@@ -186,38 +187,30 @@ impl Attach {
             lanes: Mutex::new(VecDeque::new()),
             arrived: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            waker: AtomicWaker::new(),
+            wake: Wake::new(),
         })
     }
 
     fn push(&self, reader: LaneReader) {
-        self.lanes.lock().push_back(reader);
+        let mut lanes = self.lanes.lock();
+        lanes.push_back(reader);
         self.arrived.store(true, Ordering::Release);
-        self.waker.wake();
-    }
-
-    /// Lanes that arrived since the last call; registers the task to be woken by the next one.
-    pub(crate) fn poll_take(&self, cx: &mut std::task::Context<'_>) -> Vec<LaneReader> {
-        self.waker.register(cx.waker());
-        if self.arrived.swap(false, Ordering::AcqRel) {
-            self.lanes.lock().drain(..).collect()
-        } else {
-            Vec::new()
-        }
+        self.wake.notify();
     }
 
     fn close(&self) {
+        let _lanes = self.lanes.lock();
         self.closed.store(true, Ordering::Release);
-        self.waker.wake();
+        self.wake.notify();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// The lanes that have arrived, without waiting or registering a waker.
+    /// The lanes that have arrived. The session registers its waker with [`Self::wake`] first.
     pub(crate) fn try_take(&self) -> Vec<LaneReader> {
-        if self.arrived.swap(false, Ordering::AcqRel) {
+        if self.arrived.load(Ordering::Acquire) && self.arrived.swap(false, Ordering::AcqRel) {
             self.lanes.lock().drain(..).collect()
         } else {
             Vec::new()
@@ -237,8 +230,11 @@ struct SlotInner {
     sessions: IdMap<Arc<Attach>>,
     live: usize,
     waiting: VecDeque<LaneReader>,
-    /// Sessions that finished their process and wait to serve the next one (no new task needed).
-    idle: Vec<Arc<Attach>>,
+    /// Sessions that finished their process and wait to serve the next one (no new task needed),
+    /// each with the time it parked. The most recent is last: it is handed the next process.
+    idle: Vec<(Arc<Attach>, Instant)>,
+    /// A reaper task is running: it ends sessions idle for longer than [`IDLE_FOR`].
+    reaping: bool,
 }
 
 /// A node's stable place in a graph.
@@ -264,6 +260,7 @@ impl NodeSlot {
                 live: 0,
                 waiting: VecDeque::new(),
                 idle: Vec::new(),
+                reaping: false,
             }),
         })
     }
@@ -279,7 +276,7 @@ impl NodeSlot {
         inner.generation += 1;
         inner.sessions.clear();
         inner.live = 0;
-        for a in inner.idle.drain(..) {
+        for (a, _) in inner.idle.drain(..) {
             a.close();
         }
         let old = inner.runtime.replace(Arc::new(runtime));
@@ -293,7 +290,7 @@ impl NodeSlot {
         inner.generation += 1;
         inner.sessions.clear();
         inner.live = 0;
-        for a in inner.idle.drain(..) {
+        for (a, _) in inner.idle.drain(..) {
             a.close();
         }
         let waiting: Vec<_> = inner.waiting.drain(..).collect();
@@ -343,7 +340,7 @@ impl NodeSlot {
             attach.push(reader);
         } else if inner.live < rt.options.concurrency.max(1) {
             inner.live += 1;
-            if let Some(attach) = inner.idle.pop() {
+            if let Some((attach, _)) = inner.idle.pop() {
                 // An idle session of this node takes the process: no task to spawn.
                 inner.sessions.insert(pid, attach.clone());
                 attach.push(reader);
@@ -398,31 +395,46 @@ impl NodeSlot {
     }
 
     /// A session that finished its process offers itself for the next one. False when it should
-    /// leave instead (the node changed, or enough sessions are idle already).
-    pub(crate) fn park(&self, generation: u64, attach: &Arc<Attach>) -> bool {
+    /// leave instead (the node changed, or enough sessions are idle already). An idle session waits
+    /// without a timer of its own: one reaper task per slot, running only while sessions are idle,
+    /// ends those idle for longer than [`IDLE_FOR`] (a timer per wait cost more than the wait).
+    pub(crate) fn park(self: &Arc<Self>, generation: u64, attach: &Arc<Attach>) -> bool {
         let mut inner = self.inner.lock();
         if inner.generation != generation || inner.idle.len() >= MAX_IDLE || attach.is_closed() {
             return false;
         }
-        inner.idle.push(attach.clone());
-        true
-    }
-
-    /// An idle session that waited long enough leaves, unless a process was handed to it meanwhile.
-    /// True when it left the idle list (and should end).
-    pub(crate) fn unpark(&self, attach: &Arc<Attach>) -> bool {
-        let mut inner = self.inner.lock();
-        match inner.idle.iter().position(|a| Arc::ptr_eq(a, attach)) {
-            Some(i) => {
-                inner.idle.swap_remove(i);
-                true
-            }
-            None => attach.is_closed(),
+        inner.idle.push((attach.clone(), Instant::now()));
+        if !inner.reaping {
+            inner.reaping = true;
+            tokio::spawn(reap(Arc::downgrade(self)));
         }
+        true
     }
 
     /// Lanes waiting for a session (the node is at its cap of live processes).
     pub fn waiting(&self) -> usize {
         self.inner.lock().waiting.len()
+    }
+}
+
+/// Ends the sessions of a slot that have been idle for longer than [`IDLE_FOR`], checking twice per
+/// period; leaves when none is idle (the next park starts it again) or the slot is gone.
+async fn reap(slot: Weak<NodeSlot>) {
+    loop {
+        tokio::time::sleep(IDLE_FOR / 2).await;
+        let Some(slot) = slot.upgrade() else { return };
+        let mut inner = slot.inner.lock();
+        let now = Instant::now();
+        inner.idle.retain(|(attach, since)| {
+            let stale = now.duration_since(*since) >= IDLE_FOR;
+            if stale {
+                attach.close();
+            }
+            !stale
+        });
+        if inner.idle.is_empty() {
+            inner.reaping = false;
+            return;
+        }
     }
 }
