@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -255,18 +254,16 @@ impl Process {
     }
 
     /// Completes when the process has ended (exit, cancel, or its parent's end).
-    pub fn done(&self) -> impl Future<Output = ()> + Send + '_ {
-        async move {
-            loop {
-                let notified = self.ended.notified();
-                let mut notified = std::pin::pin!(notified);
-                // Registered before the flag is read, so an end in between still wakes it.
-                notified.as_mut().enable();
-                if self.is_done() {
-                    return;
-                }
-                notified.await;
+    pub async fn done(&self) {
+        loop {
+            let notified = self.ended.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the flag is read, so an end in between still wakes it.
+            notified.as_mut().enable();
+            if self.is_done() {
+                return;
             }
+            notified.await;
         }
     }
 
