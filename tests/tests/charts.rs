@@ -81,7 +81,7 @@ fn a_chart_applied_to_a_running_host_activates_its_specs_and_a_changed_chart_cha
         "{out:?}"
     );
     let charts = run(&["get", "charts", "-o", "json", "--store", &store], None);
-    assert!(!charts.stdout.contains("\"snippet\""), "{charts:?}");
+    assert!(!charts.stdout.contains("\"name\": \"snippet\""), "{charts:?}");
     assert_eq!(get(addr, "/").unwrap().body, "bonjour, ada");
     assert!(host.stop());
 }
