@@ -78,7 +78,7 @@ pub fn check_chart(
     for e in chart.validate() {
         issues.push(FieldIssue::new(e.field, e.message));
     }
-    if scheme.get(&chart.name).is_some() {
+    if scheme.is_built_in(&chart.name) {
         issues.push(FieldIssue::new(
             "name",
             format!(

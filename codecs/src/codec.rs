@@ -15,7 +15,8 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use weir_engine::BoxedNode;
 
-use crate::resource::FieldIssue;
+use crate::chart::{BoundChart, ChartCodec, ChartCompiler};
+use crate::resource::{FieldError, FieldIssue};
 
 /// The ports a kind declares, by name: `in`, `out`, `error`; an indexed family is written `out[*]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -149,15 +150,20 @@ impl<K: Kind> Codec for KindCodec<K> {
     }
 }
 
-/// Kind name → codec.
+/// Kind name → codec: the built-in kinds, and in a namespace's scheme ([`Scheme::with_charts`]) the
+/// namespace's charts, which never override a built-in kind.
 #[derive(Default, Clone)]
 pub struct Scheme {
     codecs: IndexMap<String, Arc<dyn Codec>>,
+    charts: IndexMap<String, Arc<dyn Codec>>,
+    chart_compiler: Option<Arc<dyn ChartCompiler>>,
 }
 
 impl std::fmt::Debug for Scheme {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.codecs.keys()).finish()
+        f.debug_list()
+            .entries(self.codecs.keys().chain(self.charts.keys()))
+            .finish()
     }
 }
 
@@ -183,12 +189,59 @@ impl Scheme {
         );
     }
 
+    /// The codec of a built-in kind, or of a chart of this scheme's namespace.
     pub fn get(&self, kind: &str) -> Option<&Arc<dyn Codec>> {
-        self.codecs.get(kind)
+        self.codecs.get(kind).or_else(|| self.charts.get(kind))
     }
 
+    /// The built-in kinds.
     pub fn kinds(&self) -> impl Iterator<Item = &str> {
         self.codecs.keys().map(String::as_str)
+    }
+
+    /// Whether `kind` is built in (a chart of that name is refused).
+    pub fn is_built_in(&self, kind: &str) -> bool {
+        self.codecs.contains_key(kind)
+    }
+
+    /// The kinds the namespace's charts define (see [`Scheme::with_charts`]).
+    pub fn charts(&self) -> impl Iterator<Item = &str> {
+        self.charts.keys().map(String::as_str)
+    }
+
+    /// Sets what builds a chart's node (`weir-extensions` registers a sub-graph).
+    pub fn set_chart_compiler(&mut self, compiler: Arc<dyn ChartCompiler>) {
+        self.chart_compiler = Some(compiler);
+    }
+
+    /// This scheme's built-in kinds plus a kind per chart: a namespace's scheme. A chart named like a
+    /// built-in kind is left out, with an error naming its namespace, the chart and its field `name`.
+    pub fn with_charts(&self, charts: impl IntoIterator<Item = BoundChart>) -> (Scheme, Vec<FieldError>) {
+        let mut scheme = Scheme {
+            codecs: self.codecs.clone(),
+            charts: IndexMap::new(),
+            chart_compiler: self.chart_compiler.clone(),
+        };
+        let mut refused = Vec::new();
+        for bound in charts {
+            if self.is_built_in(&bound.chart.name) {
+                refused.push(FieldError::for_chart(
+                    &bound.chart,
+                    FieldIssue::new(
+                        "name",
+                        format!(
+                            "\"{}\" is a built-in kind; a chart never overrides one",
+                            bound.chart.name
+                        ),
+                    ),
+                ));
+                continue;
+            }
+            let name = bound.chart.name.clone();
+            let codec = ChartCodec::new(bound, self.chart_compiler.clone());
+            scheme.charts.insert(name, Arc::new(codec));
+        }
+        (scheme, refused)
     }
 }
 

@@ -1,7 +1,9 @@
 //! The loader: keeps one namespace's symbol table in step with the store. It subscribes to the change
 //! stream first, then loads the namespace (a diff from empty), then applies each batch of events as a
-//! diff: specs stored or swapped are re-read and upserted, deleted ones freed, and any Value change
-//! re-binds the namespace's env (the table restarts exactly the specs whose bound data changed).
+//! diff: specs stored or swapped are re-read and upserted, deleted ones freed, any Value change
+//! re-binds the namespace's env (the table restarts exactly the specs whose bound data changed), and
+//! any chart change re-reads the namespace's charts (the table recompiles exactly the specs of the
+//! kinds whose chart changed).
 //! After each load it records in the store the statuses that changed (active, or inactive with its
 //! error), for `weir get specs` to show; [`Loader::forget`] clears them when the host stops.
 
@@ -22,6 +24,8 @@ pub struct Loader {
     host: String,
     /// What this loader last recorded: spec id → error (`None` when active).
     recorded: parking_lot::Mutex<HashMap<Uuid, Option<String>>>,
+    /// Status changes not recorded yet (`None`: the spec is gone).
+    unrecorded: parking_lot::Mutex<HashMap<Uuid, Option<Option<String>>>>,
 }
 
 /// This host's name in status records: `HOSTNAME pid N`.
@@ -42,6 +46,7 @@ impl Loader {
             table,
             host: host_name(),
             recorded: parking_lot::Mutex::new(HashMap::new()),
+            unrecorded: parking_lot::Mutex::new(HashMap::new()),
         }
     }
 
@@ -55,46 +60,58 @@ impl Loader {
     pub async fn forget(&self) {
         let ns = self.table.lock().await.namespace().to_string();
         self.recorded.lock().clear();
+        self.unrecorded.lock().clear();
         if let Err(e) = self.store.clear_statuses(&self.host, &ns) {
             tracing::warn!(namespace = %ns, "clearing spec statuses: {e}");
         }
     }
 
-    /// Writes the statuses that changed since the last record.
-    fn record(&self, table: &Table) {
-        let ns = table.namespace();
-        let now: HashMap<Uuid, Option<String>> = table
-            .statuses()
-            .into_iter()
-            .map(|(id, _, st)| {
-                let error = match st {
+    /// Writes the statuses that changed since the last record (those the table reports changed,
+    /// and those a failed write left behind).
+    fn record(&self, table: &mut Table) {
+        let ns = table.namespace().to_string();
+        let mut recorded = self.recorded.lock();
+        let mut pending = self.unrecorded.lock();
+        for (id, status) in table.take_status_changes() {
+            pending.insert(
+                id,
+                status.map(|st| match st {
                     Status::Active => None,
                     Status::Inactive(e) => Some(e),
-                };
-                (id, error)
-            })
-            .collect();
-        let mut recorded = self.recorded.lock();
-        let set: Vec<SpecStatus> = now
-            .iter()
-            .filter(|(id, e)| recorded.get(*id) != Some(*e))
-            .map(|(id, e)| SpecStatus {
-                id: *id,
-                namespace: ns.to_string(),
-                host: self.host.clone(),
-                error: e.clone(),
-            })
-            .collect();
-        let forget: Vec<Uuid> = recorded
-            .keys()
-            .filter(|id| !now.contains_key(*id))
-            .copied()
-            .collect();
+                }),
+            );
+        }
+        let mut set = Vec::new();
+        let mut forget = Vec::new();
+        for (id, now) in pending.iter() {
+            match now {
+                Some(e) if recorded.get(id) != Some(e) => set.push(SpecStatus {
+                    id: *id,
+                    namespace: ns.clone(),
+                    host: self.host.clone(),
+                    error: e.clone(),
+                }),
+                None if recorded.contains_key(id) => forget.push(*id),
+                _ => {}
+            }
+        }
         if set.is_empty() && forget.is_empty() {
+            pending.clear();
             return;
         }
         match self.store.record_statuses(set, &forget) {
-            Ok(()) => *recorded = now,
+            Ok(()) => {
+                for (id, now) in pending.drain() {
+                    match now {
+                        Some(e) => {
+                            recorded.insert(id, e);
+                        }
+                        None => {
+                            recorded.remove(&id);
+                        }
+                    }
+                }
+            }
             Err(e) => tracing::warn!(namespace = %ns, "recording spec statuses: {e}"),
         }
     }
@@ -136,6 +153,7 @@ impl Loader {
         let ns = table.namespace().to_string();
         let specs = self.store.specs(Some(&ns))?;
         let values = self.store.values(Some(&ns))?;
+        table.set_charts(self.store.charts(Some(&ns))?);
         let present: HashSet<Uuid> = specs.iter().filter_map(|s| s.id).collect();
         let gone: Vec<Uuid> = table
             .statuses()
@@ -144,7 +162,7 @@ impl Loader {
             .filter(|id| !present.contains(id))
             .collect();
         table.apply(specs, &gone, &values);
-        self.record(&table);
+        self.record(&mut table);
         Ok(())
     }
 
@@ -162,15 +180,23 @@ impl Loader {
             .collect();
         let touched: Vec<Uuid> = touched.into_iter().collect();
         let upserts = self.store.specs_by_id(&ns, &touched)?;
-        let values = self.store.values(Some(&ns))?;
+        // Values and charts are re-read only when one of them changed.
+        let values = if mine.iter().any(|e| e.resource == Resource::Values) {
+            Some(self.store.values(Some(&ns))?)
+        } else {
+            None
+        };
+        if mine.iter().any(|e| e.resource == Resource::Charts) {
+            table.set_charts(self.store.charts(Some(&ns))?);
+        }
         let present: HashSet<Uuid> = upserts.iter().filter_map(|s| s.id).collect();
         let removed: Vec<Uuid> = mine
             .iter()
             .filter(|e| e.resource == Resource::Specs && e.op == Op::Delete && !present.contains(&e.id))
             .map(|e| e.id)
             .collect();
-        table.apply(upserts, &removed, &values);
-        self.record(&table);
+        table.apply_changes(upserts, &removed, values.as_deref());
+        self.record(&mut table);
         Ok(())
     }
 }

@@ -7,16 +7,27 @@ use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
-/// The greatest set of candidates whose every target is in the set.
-pub(crate) fn active_set(candidates: &HashSet<Uuid>, targets: &HashMap<Uuid, Vec<Uuid>>) -> HashSet<Uuid> {
+/// Within `region`, the greatest set of `candidates` whose every target is in the set or, outside
+/// the region, active already (`active_outside`): the region is what a change may affect (the
+/// changed symbols and everything upstream of them), so nothing outside it changes its activity.
+pub(crate) fn active_set(
+    candidates: &HashSet<Uuid>,
+    region: &HashSet<Uuid>,
+    targets: impl Fn(&Uuid) -> Vec<Uuid>,
+    active_outside: impl Fn(&Uuid) -> bool,
+) -> HashSet<Uuid> {
     let mut active = candidates.clone();
     loop {
         let drop: Vec<Uuid> = active
             .iter()
             .filter(|id| {
-                targets
-                    .get(id)
-                    .is_some_and(|ts| ts.iter().any(|t| !active.contains(t)))
+                targets(id).iter().any(|t| {
+                    if region.contains(t) {
+                        !active.contains(t)
+                    } else {
+                        !active_outside(t)
+                    }
+                })
             })
             .copied()
             .collect();
@@ -71,9 +82,13 @@ mod tests {
         let v = ids(4);
         let targets = HashMap::from([(v[0], vec![v[1]]), (v[1], vec![v[2]]), (v[2], vec![v[3]])]);
         let candidates: HashSet<_> = [v[0], v[1], v[2]].into();
-        assert!(active_set(&candidates, &targets).is_empty());
         let all: HashSet<_> = v.iter().copied().collect();
-        assert_eq!(active_set(&all, &targets), all);
+        let t = |id: &Uuid| targets.get(id).cloned().unwrap_or_default();
+        assert!(active_set(&candidates, &all, t, |_| false).is_empty());
+        assert_eq!(active_set(&all, &all, t, |_| false), all);
+        // v[3] outside the region and active: the rest of the chain is active.
+        let region: HashSet<_> = [v[0], v[1], v[2]].into();
+        assert_eq!(active_set(&candidates, &region, t, |id| *id == v[3]), candidates);
     }
 
     #[test]
@@ -81,7 +96,8 @@ mod tests {
         let v = ids(3);
         let targets = HashMap::from([(v[0], vec![v[1]]), (v[1], vec![v[2]]), (v[2], vec![v[0]])]);
         let all: HashSet<_> = v.iter().copied().collect();
-        assert_eq!(active_set(&all, &targets).len(), 3);
+        let t = |id: &Uuid| targets.get(id).cloned().unwrap_or_default();
+        assert_eq!(active_set(&all, &all, t, |_| false).len(), 3);
     }
 
     #[test]

@@ -1,7 +1,76 @@
 //! Port names in specs mapped to engine ports, and references resolved within a namespace.
 
-use weir_codecs::resource::{PortBase, PortName, PortRef, IO_PORT};
+use uuid::Uuid;
+use weir_codecs::resource::{FieldError, FieldIssue, PortBase, PortName, PortRef, Spec, IO_PORT};
 use weir_engine::OutPort;
+
+use crate::graph::{Graph, RefKey};
+
+/// A symbol's resolved links: each out port of its `ports` → (target id, in port).
+pub(crate) type Links = Vec<(Source, Vec<(Uuid, usize)>)>;
+
+/// What resolving a spec's `ports` gives: its links, the problems (one sentence), the keys it refers to.
+pub(crate) struct Resolved {
+    pub links: Links,
+    pub error: Option<String>,
+    pub refs: Vec<RefKey>,
+}
+
+/// Resolves `spec`'s references within the namespace: by id when that symbol `exists`, else by name.
+pub(crate) fn resolve(spec: &Spec, graph: &Graph, exists: impl Fn(&Uuid) -> bool) -> Resolved {
+    let mut links: Links = Vec::new();
+    let mut errors = Vec::new();
+    let mut refs = Vec::new();
+    let error = |field: String, message: String| {
+        FieldError::for_spec(spec, FieldIssue::new(field, message)).to_string()
+    };
+    for (port, targets) in &spec.ports {
+        for k in targets.iter().flat_map(RefKey::of) {
+            if !refs.contains(&k) {
+                refs.push(k);
+            }
+        }
+        let source = match source_port(port) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(error(format!("ports.{port}"), e));
+                continue;
+            }
+        };
+        let mut resolved = Vec::new();
+        for (i, r) in targets.iter().enumerate() {
+            let target =
+                r.id.filter(|id| exists(id))
+                    .or_else(|| r.name.as_deref().and_then(|n| graph.named(n)));
+            match (target, target_port(&r.port)) {
+                (Some(t), Ok(p)) => resolved.push((t, p)),
+                (None, _) => errors.push(error(
+                    format!("ports.{port}[{i}]"),
+                    format!("spec {} not found in this namespace", describe(r)),
+                )),
+                (_, Err(e)) => errors.push(error(format!("ports.{port}[{i}].port"), e)),
+            }
+        }
+        links.push((source, resolved));
+    }
+    Resolved {
+        links,
+        error: if errors.is_empty() {
+            None
+        } else {
+            Some(errors.join("; "))
+        },
+        refs,
+    }
+}
+
+/// The symbols `links` point at.
+pub(crate) fn targets(links: &Links) -> Vec<Uuid> {
+    links
+        .iter()
+        .flat_map(|(_, ts)| ts.iter().map(|(id, _)| *id))
+        .collect()
+}
 
 /// What an out-port key of a spec's `ports` means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,8 +1,10 @@
 //! The symbol table of one namespace and its `apply`: the one path for the first load (a diff from
 //! empty) and every hot reload. `apply` takes the specs that were stored or changed, the ids removed,
-//! and the namespace's Values; it recompiles only what changed (a spec's content or the data of a Value
-//! it binds), relinks, recomputes which symbols are active, then stops (upstream first), swaps and
-//! starts (downstream first). A swapped node keeps its slot, so packets waiting for it are not lost and
+//! and the namespace's Values; it recompiles only what changed (a spec's content, the data of a Value
+//! it binds, the chart of its kind), relinks what changed and what refers to it, recomputes which
+//! symbols are active where that can change (the changed ones and what is upstream of them), then
+//! stops (upstream first), swaps and starts (downstream first): work in proportion to the change, not
+//! to the namespace. A swapped node keeps its slot, so packets waiting for it are not lost and
 //! processes already running finish on the old node. An unchanged re-apply touches nothing.
 
 use std::collections::{HashMap, HashSet};
@@ -14,12 +16,14 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use uuid::Uuid;
 use weir_codecs::codec::Scheme;
-use weir_codecs::resource::{FieldError, FieldIssue, Spec, ValueResource};
+use weir_codecs::resource::{Chart, Spec, ValueResource};
 use weir_engine::{BoxedNode, NodeRuntime, NodeSlot, Process, Value};
 
 use crate::activate::{active_set, downstream_first};
+use crate::charts::Charts;
 use crate::compile::{bind_env, compile, host_env, BoundEnv, HostEnv};
-use crate::links::{describe, source_port, target_port, Source};
+use crate::graph::{Graph, RefKey};
+use crate::links::{resolve, targets, Links, Source};
 
 /// A symbol as hooks see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,8 +47,6 @@ pub enum Status {
     Inactive(String),
 }
 
-type Links = Vec<(Source, Vec<(Uuid, usize)>)>;
-
 struct Symbol {
     spec: Spec,
     env: Result<BoundEnv, String>,
@@ -54,6 +56,8 @@ struct Symbol {
     generation: u64,
     links: Links,
     link_error: Option<String>,
+    /// The names and ids its `ports` refer to.
+    refs: Vec<RefKey>,
     /// What is loaded in the slot now: the node generation and the links it was built with.
     installed: Option<(u64, Links)>,
     status: Status,
@@ -68,18 +72,14 @@ impl Symbol {
             kind: self.spec.kind.clone(),
         }
     }
-
-    fn targets(links: &Links) -> Vec<Uuid> {
-        links
-            .iter()
-            .flat_map(|(_, ts)| ts.iter().map(|(id, _)| *id))
-            .collect()
-    }
 }
 
 /// The symbols of one namespace.
 pub struct Table {
     namespace: String,
+    /// The built-in kinds.
+    base: Arc<Scheme>,
+    /// The namespace's scheme: `base` and its charts.
     scheme: Arc<Scheme>,
     /// The host's `--env`, as template data.
     host: BoundEnv,
@@ -87,17 +87,29 @@ pub struct Table {
     hooks: Vec<Arc<dyn Hook>>,
     /// Set by `shutdown`, which has already run the `term` ports.
     term_sent: bool,
+    graph: Graph,
+    active: HashSet<Uuid>,
+    /// The Values of the last apply.
+    values: Vec<ValueResource>,
+    charts: Charts,
+    status_changes: HashSet<Uuid>,
 }
 
 impl Table {
     pub fn new(namespace: impl Into<String>, scheme: Arc<Scheme>, host: HostEnv) -> Self {
         Table {
             namespace: namespace.into(),
+            base: scheme.clone(),
             scheme,
             host: host_env(&host),
             symbols: IndexMap::new(),
             hooks: Vec::new(),
             term_sent: false,
+            graph: Graph::default(),
+            active: HashSet::new(),
+            values: Vec::new(),
+            charts: Charts::default(),
+            status_changes: HashSet::new(),
         }
     }
 
@@ -111,10 +123,11 @@ impl Table {
 
     /// The slot of the spec named `name` (active or not).
     pub fn slot(&self, name: &str) -> Option<Arc<NodeSlot>> {
-        self.symbols
-            .values()
-            .find(|s| s.spec.name.as_deref() == Some(name))
-            .map(|s| s.slot.clone())
+        self.named(name).map(|s| s.slot.clone())
+    }
+
+    fn named(&self, name: &str) -> Option<&Symbol> {
+        self.graph.named(name).and_then(|id| self.symbols.get(&id))
     }
 
     /// Each named spec's kind, by name (what a job's events call `node_type`).
@@ -134,10 +147,7 @@ impl Table {
     }
 
     pub fn status(&self, name: &str) -> Option<Status> {
-        self.symbols
-            .values()
-            .find(|s| s.spec.name.as_deref() == Some(name))
-            .map(|s| s.status.clone())
+        self.named(name).map(|s| s.status.clone())
     }
 
     pub fn len(&self) -> usize {
@@ -151,52 +161,137 @@ impl Table {
     /// Applies a change: `upserts` stored or changed (each with an id), `removed` ids, and every Value
     /// of the namespace (a Value change recompiles exactly the specs bound to it).
     pub fn apply(&mut self, upserts: Vec<Spec>, removed: &[Uuid], values: &[ValueResource]) {
-        let old_targets: HashMap<Uuid, Vec<Uuid>> = self
-            .symbols
-            .iter()
-            .filter_map(|(id, s)| s.installed.as_ref().map(|(_, l)| (*id, Symbol::targets(l))))
-            .collect();
+        self.apply_changes(upserts, removed, Some(values));
+    }
+
+    /// Replaces the namespace's charts (each `name` a kind here); the next apply recompiles exactly
+    /// the specs of the kinds whose chart was stored, swapped or deleted. A spec whose kind is a chart
+    /// not there yet is an inactive placeholder until it arrives.
+    pub fn set_charts(&mut self, charts: Vec<Chart>) {
+        self.charts.set(charts);
+    }
+
+    /// The charts refused (named like a built-in kind), one sentence each.
+    pub fn chart_errors(&self) -> &[String] {
+        self.charts.refused()
+    }
+
+    /// The namespace's scheme: the built-in kinds and its charts.
+    pub fn scheme(&self) -> &Arc<Scheme> {
+        &self.scheme
+    }
+
+    /// As [`Table::apply`]; `values: None` keeps the Values of the last apply.
+    ///
+    /// The work is in proportion to the change, not to the namespace: only changed specs are
+    /// recompiled, only they and the specs referring to their names or ids are relinked, and only
+    /// they and what is upstream of them (linked to them, directly or not) may change activity, so
+    /// only those are stopped, started or relinked.
+    pub fn apply_changes(&mut self, upserts: Vec<Spec>, removed: &[Uuid], values: Option<&[ValueResource]>) {
+        // Symbols whose node or links may have changed: the region to recompute starts from them.
+        let mut seeds: HashSet<Uuid> = HashSet::new();
+        let mut relink: HashSet<Uuid> = HashSet::new();
         let mut stops: Vec<(Arc<NodeSlot>, BoxedNode, SymbolInfo, Links)> = Vec::new();
 
-        for id in removed {
-            if let Some(sym) = self.symbols.shift_remove(id) {
-                if let (Some((_, links)), Ok(node)) = (sym.installed.clone(), sym.node.clone()) {
-                    stops.push((sym.slot.clone(), node, sym.info(), links));
-                }
+        let removed: HashSet<Uuid> = removed.iter().copied().collect();
+        for (id, sym) in self.take_symbols(&removed) {
+            self.active.remove(&id);
+            self.status_changes.insert(id);
+            if let Some(n) = &sym.spec.name {
+                self.graph.remove_name(n, id);
+                relink.extend(self.graph.referrers(&RefKey::Name(n.clone())));
+            }
+            relink.extend(self.graph.referrers(&RefKey::Id(id)));
+            self.graph.set_refs(id, &sym.refs, &[]);
+            self.graph.set_targets(id, &targets(&sym.links), &[]);
+            if let (Some((_, links)), Ok(node)) = (sym.installed.clone(), sym.node.clone()) {
+                stops.push((sym.slot.clone(), node, sym.info(), links));
             }
         }
 
-        // Recompile what changed: new specs, changed specs, and specs whose bound env changed.
+        // Values and charts: what they change is recompiled even when its spec did not change.
+        let values_changed = match values {
+            Some(v) if v != self.values.as_slice() => {
+                self.values = v.to_vec();
+                true
+            }
+            _ => false,
+        };
+        let mut recompile: HashSet<Uuid> = HashSet::new();
+        if let Some((scheme, kinds)) =
+            self.charts
+                .update(&self.namespace, &self.base, &self.values, values_changed)
+        {
+            self.scheme = Arc::new(scheme);
+            recompile.extend(
+                self.symbols
+                    .iter()
+                    .filter(|(_, s)| kinds.contains(&s.spec.kind))
+                    .map(|(id, _)| *id),
+            );
+        }
+        let mut work: Vec<Uuid> = Vec::new();
         let mut by_id: HashMap<Uuid, Spec> = HashMap::new();
         for mut spec in upserts {
             let id = spec.ensure_id();
             spec.namespace.clone_from(&self.namespace);
-            by_id.insert(id, spec);
+            if by_id.insert(id, spec).is_none() {
+                work.push(id);
+            }
         }
-        let mut changed_nodes: Vec<(Uuid, Option<BoxedNode>)> = Vec::new();
-        let ids: Vec<Uuid> = self
+        let rebind: Vec<Uuid> = if values_changed {
+            // Only a spec with env entries can bind a Value.
+            self.symbols
+                .iter()
+                .filter(|(_, s)| !s.spec.env.is_empty())
+                .map(|(id, _)| *id)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut queued: HashSet<Uuid> = work.iter().copied().collect();
+        for id in self
             .symbols
             .keys()
-            .copied()
-            .chain(by_id.keys().copied())
-            .collect();
-        let mut seen = HashSet::new();
-        for id in ids {
-            if !seen.insert(id) {
-                continue;
+            .filter(|id| recompile.contains(id))
+            .chain(&rebind)
+        {
+            if queued.insert(*id) {
+                work.push(*id);
             }
-            // A spec not in this change is only re-read when its bound env changed (no clone of
-            // every spec per apply: a namespace may hold thousands).
+        }
+
+        let mut changed_old: HashMap<Uuid, Option<BoxedNode>> = HashMap::new();
+        for id in work {
             let new_spec = by_id.remove(&id);
             let env = match (&new_spec, self.symbols.get(&id)) {
-                (Some(spec), _) => bind_env(spec, values, &self.host),
-                (None, Some(sym)) => bind_env(&sym.spec, values, &self.host),
+                (Some(spec), _) => bind_env(spec, &self.values, &self.host),
+                (None, Some(sym)) => bind_env(&sym.spec, &self.values, &self.host),
                 (None, None) => continue,
             };
             match self.symbols.get_mut(&id) {
-                Some(sym) if new_spec.as_ref().is_none_or(|s| *s == sym.spec) && sym.env == env => {}
+                Some(sym)
+                    if new_spec.as_ref().is_none_or(|s| *s == sym.spec)
+                        && sym.env == env
+                        && !recompile.contains(&id) => {}
                 Some(sym) => {
-                    let spec = new_spec.unwrap_or_else(|| sym.spec.clone());
+                    let spec = match new_spec {
+                        Some(spec) if spec != sym.spec => {
+                            if spec.name != sym.spec.name {
+                                if let Some(old) = &sym.spec.name {
+                                    self.graph.remove_name(old, id);
+                                    relink.extend(self.graph.referrers(&RefKey::Name(old.clone())));
+                                }
+                                if let Some(new) = &spec.name {
+                                    self.graph.add_name(new, id);
+                                    relink.extend(self.graph.referrers(&RefKey::Name(new.clone())));
+                                }
+                            }
+                            relink.insert(id);
+                            spec
+                        }
+                        _ => sym.spec.clone(),
+                    };
                     let node = match &env {
                         Ok(env) => compile(&spec, env, &self.scheme),
                         Err(e) => Err(e.clone()),
@@ -206,7 +301,8 @@ impl Table {
                     sym.env = env;
                     sym.node = node;
                     sym.generation += 1;
-                    changed_nodes.push((id, old));
+                    changed_old.insert(id, old);
+                    seeds.insert(id);
                 }
                 None => {
                     let Some(spec) = new_spec else { continue };
@@ -214,6 +310,13 @@ impl Table {
                         Ok(env) => compile(&spec, env, &self.scheme),
                         Err(e) => Err(e.clone()),
                     };
+                    if let Some(n) = &spec.name {
+                        self.graph.add_name(n, id);
+                        relink.extend(self.graph.referrers(&RefKey::Name(n.clone())));
+                    }
+                    relink.extend(self.graph.referrers(&RefKey::Id(id)));
+                    relink.insert(id);
+                    seeds.insert(id);
                     let slot = NodeSlot::new(spec.name_or_id());
                     self.symbols.insert(
                         id,
@@ -225,6 +328,7 @@ impl Table {
                             generation: 0,
                             links: Vec::new(),
                             link_error: None,
+                            refs: Vec::new(),
                             installed: None,
                             status: Status::Inactive("not loaded yet".into()),
                         },
@@ -233,32 +337,71 @@ impl Table {
             }
         }
 
-        self.resolve_links();
-        let candidates: HashSet<Uuid> = self
-            .symbols
+        // Relink what changed and what refers to a name or id that appeared or went away.
+        for id in relink {
+            let Some(sym) = self.symbols.get(&id) else {
+                continue;
+            };
+            let symbols = &self.symbols;
+            let r = resolve(&sym.spec, &self.graph, |t| symbols.contains_key(t));
+            let (old_refs, old_targets) = (sym.refs.clone(), targets(&sym.links));
+            self.graph.set_refs(id, &old_refs, &r.refs);
+            self.graph.set_targets(id, &old_targets, &targets(&r.links));
+            if let Some(sym) = self.symbols.get_mut(&id) {
+                sym.links = r.links;
+                sym.link_error = r.error;
+                sym.refs = r.refs;
+            }
+            seeds.insert(id);
+        }
+
+        // Activity can only change in the region: the seeds and what is upstream of them.
+        let region: HashSet<Uuid> = self.graph.upstream(seeds);
+        let mut region_order: Vec<Uuid> = region
             .iter()
-            .filter(|(_, s)| s.node.is_ok() && s.link_error.is_none())
-            .map(|(id, _)| *id)
+            .copied()
+            .filter(|id| self.symbols.contains_key(id))
             .collect();
-        let targets: HashMap<Uuid, Vec<Uuid>> = self
-            .symbols
+        region_order.sort_by_key(|id| self.symbols.get_index_of(id));
+        let candidates: HashSet<Uuid> = region_order
             .iter()
-            .map(|(id, s)| (*id, Symbol::targets(&s.links)))
+            .filter(|id| {
+                self.symbols
+                    .get(*id)
+                    .is_some_and(|s| s.node.is_ok() && s.link_error.is_none())
+            })
+            .copied()
             .collect();
-        let active = active_set(&candidates, &targets);
+        let symbols = &self.symbols;
+        let was_active = &self.active;
+        let now_active = active_set(
+            &candidates,
+            &region,
+            |id| symbols.get(id).map(|s| targets(&s.links)).unwrap_or_default(),
+            |id| was_active.contains(id),
+        );
 
         // Stop what is no longer active, upstream first.
-        let going: Vec<Uuid> = self
-            .symbols
+        let going: Vec<Uuid> = region_order
             .iter()
-            .filter(|(id, s)| s.installed.is_some() && !active.contains(id))
-            .map(|(id, _)| *id)
+            .filter(|id| {
+                !now_active.contains(id) && self.symbols.get(*id).is_some_and(|s| s.installed.is_some())
+            })
+            .copied()
             .collect();
         let mut stop_ids: Vec<Uuid> = going.clone();
         stop_ids.extend(stops.iter().map(|(_, _, info, _)| info.id));
+        let mut old_targets: HashMap<Uuid, Vec<Uuid>> = stops
+            .iter()
+            .map(|(_, _, info, links)| (info.id, targets(links)))
+            .collect();
+        for id in &going {
+            if let Some((_, links)) = self.symbols.get(id).and_then(|s| s.installed.as_ref()) {
+                old_targets.insert(*id, targets(links));
+            }
+        }
         let mut order = downstream_first(&stop_ids, &old_targets);
         order.reverse();
-        let changed_old: HashMap<Uuid, Option<BoxedNode>> = changed_nodes.into_iter().collect();
         for id in order {
             if let Some(pos) = stops.iter().position(|(_, _, info, _)| info.id == id) {
                 let (slot, node, info, links) = stops.remove(pos);
@@ -278,42 +421,84 @@ impl Table {
                 }
             }
         }
+        for id in &region_order {
+            if now_active.contains(id) {
+                self.active.insert(*id);
+            } else {
+                self.active.remove(id);
+            }
+        }
 
-        // Start, swap or relink what is active, downstream first.
-        let active_ids: Vec<Uuid> = self
-            .symbols
-            .keys()
+        // Start, swap or relink what is active in the region, downstream first.
+        let active_ids: Vec<Uuid> = region_order
+            .iter()
             .copied()
-            .filter(|id| active.contains(id))
+            .filter(|id| now_active.contains(id))
             .collect();
-        for id in downstream_first(&active_ids, &targets) {
+        let current: HashMap<Uuid, Vec<Uuid>> = active_ids
+            .iter()
+            .filter_map(|id| self.symbols.get(id).map(|s| (*id, targets(&s.links))))
+            .collect();
+        for id in downstream_first(&active_ids, &current) {
             self.start(id, changed_old.get(&id).cloned().flatten());
         }
 
-        for id in self.symbols.keys().copied().collect::<Vec<_>>() {
-            let status = if active.contains(&id) {
+        for id in region_order {
+            let status = if self.active.contains(&id) {
                 Status::Active
             } else {
-                self.why_inactive(id, &active)
+                self.why_inactive(id)
             };
             if let Some(sym) = self.symbols.get_mut(&id) {
-                if let Status::Inactive(reason) = &status {
-                    if sym.status != status {
+                if sym.status != status {
+                    if let Status::Inactive(reason) = &status {
                         tracing::warn!(namespace = %self.namespace, spec = %sym.spec.name_or_id(), "inactive: {reason}");
                     }
+                    self.status_changes.insert(id);
                 }
                 sym.status = status;
             }
         }
     }
 
+    /// Takes the symbols `ids` out of the table (in one pass when there are many).
+    fn take_symbols(&mut self, ids: &HashSet<Uuid>) -> Vec<(Uuid, Symbol)> {
+        match ids.len() {
+            0 => Vec::new(),
+            1 => ids
+                .iter()
+                .filter_map(|id| self.symbols.shift_remove(id).map(|s| (*id, s)))
+                .collect(),
+            _ => {
+                let mut taken = Vec::new();
+                for (id, sym) in std::mem::take(&mut self.symbols) {
+                    if ids.contains(&id) {
+                        taken.push((id, sym));
+                    } else {
+                        self.symbols.insert(id, sym);
+                    }
+                }
+                taken
+            }
+        }
+    }
+
+    /// The ids whose status changed (or that were removed) since the last call, with their status
+    /// now (`None`: removed).
+    pub fn take_status_changes(&mut self) -> Vec<(Uuid, Option<Status>)> {
+        std::mem::take(&mut self.status_changes)
+            .into_iter()
+            .map(|id| (id, self.symbols.get(&id).map(|s| s.status.clone())))
+            .collect()
+    }
+
     /// Stops and unloads every symbol (host shutdown), upstream first.
     pub fn close(&mut self) {
         let ids: Vec<Uuid> = self.symbols.keys().copied().collect();
-        self.apply(Vec::new(), &ids, &[]);
+        self.apply_changes(Vec::new(), &ids, None);
     }
 
-    fn why_inactive(&self, id: Uuid, active: &HashSet<Uuid>) -> Status {
+    fn why_inactive(&self, id: Uuid) -> Status {
         let Some(sym) = self.symbols.get(&id) else {
             return Status::Inactive("removed".into());
         };
@@ -324,7 +509,7 @@ impl Table {
             return Status::Inactive(e.clone());
         }
         for (tid, _) in sym.links.iter().flat_map(|(_, ts)| ts.iter()) {
-            if !active.contains(tid) {
+            if !self.active.contains(tid) {
                 let name = self
                     .symbols
                     .get(tid)
@@ -338,65 +523,6 @@ impl Table {
             }
         }
         Status::Inactive("inactive".into())
-    }
-
-    fn resolve_links(&mut self) {
-        let by_name: HashMap<String, Uuid> = self
-            .symbols
-            .iter()
-            .filter_map(|(id, s)| s.spec.name.clone().map(|n| (n, *id)))
-            .collect();
-        let ids: HashSet<Uuid> = self.symbols.keys().copied().collect();
-        for sym in self.symbols.values_mut() {
-            let mut links: Links = Vec::new();
-            let mut errors = Vec::new();
-            for (port, refs) in &sym.spec.ports {
-                let source = match source_port(port) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        errors.push(
-                            FieldError::for_spec(&sym.spec, FieldIssue::new(format!("ports.{port}"), e))
-                                .to_string(),
-                        );
-                        continue;
-                    }
-                };
-                let mut resolved = Vec::new();
-                for (i, r) in refs.iter().enumerate() {
-                    let target =
-                        r.id.filter(|id| ids.contains(id))
-                            .or_else(|| r.name.as_ref().and_then(|n| by_name.get(n).copied()));
-                    let in_port = target_port(&r.port);
-                    match (target, in_port) {
-                        (Some(t), Ok(p)) => resolved.push((t, p)),
-                        (None, _) => errors.push(
-                            FieldError::for_spec(
-                                &sym.spec,
-                                FieldIssue::new(
-                                    format!("ports.{port}[{i}]"),
-                                    format!("spec {} not found in this namespace", describe(r)),
-                                ),
-                            )
-                            .to_string(),
-                        ),
-                        (_, Err(e)) => errors.push(
-                            FieldError::for_spec(
-                                &sym.spec,
-                                FieldIssue::new(format!("ports.{port}[{i}].port"), e),
-                            )
-                            .to_string(),
-                        ),
-                    }
-                }
-                links.push((source, resolved));
-            }
-            sym.links = links;
-            sym.link_error = if errors.is_empty() {
-                None
-            } else {
-                Some(errors.join("; "))
-            };
-        }
     }
 
     fn runtime(&self, sym: &Symbol, node: BoxedNode) -> NodeRuntime {
@@ -538,7 +664,7 @@ impl Table {
             .filter(|id| !targets.contains(id))
             .copied()
             .collect();
-        self.apply(Vec::new(), &sources, &[]);
+        self.apply_changes(Vec::new(), &sources, None);
         let left = weir_engine::drain::wait(within).await;
         if left > 0 {
             tracing::warn!(namespace = %self.namespace, "{left} listener(s) still draining after {within:?}");

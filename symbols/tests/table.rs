@@ -287,3 +287,78 @@ async fn init_runs_when_a_node_starts_and_term_when_the_host_shuts_down() {
     assert_eq!(seen.lock().len(), 2, "term ran before everything stopped");
     assert!(t.statuses().is_empty());
 }
+
+#[tokio::test]
+async fn renaming_a_spec_relinks_what_referred_to_either_name() {
+    let (mut t, count) = table(HostEnv::new());
+    let mut back = spec(json!({"kind": "echo", "name": "back", "reply": "one"}));
+    back.ensure_id();
+    t.apply(
+        vec![
+            echo("front", Some("back")),
+            echo("other", Some("later")),
+            back.clone(),
+        ],
+        &[],
+        &[],
+    );
+    assert_eq!(count.take(), (2, 0));
+    assert!(matches!(t.status("other"), Some(Status::Inactive(_))));
+
+    // `back` becomes `later`: `front` loses its target, `other` finds its.
+    back.name = Some("later".into());
+    t.apply(vec![back.clone()], &[], &[]);
+    match t.status("front") {
+        Some(Status::Inactive(why)) => assert!(why.contains("spec \"back\" not found"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(t.status("other"), Some(Status::Active));
+    let got = call(&t.slot("other").unwrap(), &Process::new(), 0, Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(got, vec![Value::from("one")]);
+
+    // A new `back` arrives: `front` links to it.
+    t.apply(
+        vec![spec(json!({"kind": "echo", "name": "back", "reply": "two"}))],
+        &[],
+        &[],
+    );
+    assert_eq!(t.status("front"), Some(Status::Active));
+    let got = call(&t.slot("front").unwrap(), &Process::new(), 0, Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(got, vec![Value::from("two")]);
+}
+
+#[tokio::test]
+async fn freeing_the_tail_of_a_chain_stops_everything_upstream_and_its_return_restarts_it() {
+    let (mut t, count) = table(HostEnv::new());
+    let mut tail = spec(json!({"kind": "echo", "name": "n4", "reply": "end"}));
+    let tail_id = tail.ensure_id();
+    let mut specs: Vec<Spec> = (1..4)
+        .map(|i| echo(&format!("n{i}"), Some(&format!("n{}", i + 1))))
+        .collect();
+    // An unrelated spec and one linked by id.
+    let side = spec(
+        json!({"kind": "echo", "name": "side", "ports": {"out": [{"id": tail_id.to_string(), "port": "in"}]}}),
+    );
+    specs.extend([tail.clone(), side, echo("alone", None)]);
+    t.apply(specs, &[], &[]);
+    assert_eq!(count.take(), (6, 0));
+
+    t.apply(vec![], &[tail_id], &[]);
+    assert_eq!(count.take(), (0, 5), "the tail and the four upstream of it");
+    assert_eq!(t.status("alone"), Some(Status::Active));
+    for n in ["n1", "n2", "n3", "side"] {
+        assert!(matches!(t.status(n), Some(Status::Inactive(_))), "{n}");
+    }
+
+    t.apply(vec![tail], &[], &[]);
+    assert_eq!(count.take(), (5, 0));
+    let got = call(&t.slot("side").unwrap(), &Process::new(), 0, Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(got, vec![Value::from("end")]);
+    assert!(t.statuses().iter().all(|(_, _, s)| *s == Status::Active));
+}

@@ -182,7 +182,7 @@ pub struct StartArgs {
     #[arg(long = "from-values")]
     pub from_values: Vec<PathBuf>,
 
-    /// A file of charts to store before starting (repeatable; stored, not yet usable as kinds).
+    /// A file of charts to store before starting (repeatable); each chart's name is a kind in its namespace.
     #[arg(long = "from-charts")]
     pub from_charts: Vec<PathBuf>,
 

@@ -3,12 +3,15 @@
 //! (answer repeated payloads from an LRU), `reduce` (fold a process's packets into one value),
 //! `session` (per-process stored values joined to later packets); flow control: `block` and `step`
 //! (inner specs as one node, see [`subgraph`]), `pipe`, `fork`, `merge`, `split`, `for`, `if`,
-//! `switch`, `try`, `retry`.
+//! `switch`, `try`, `retry`; and the nodes of charts (`chart`: a chart's specs as one node).
+
+use std::sync::Arc;
 
 use weir_codecs::codec::Scheme;
 
 pub mod block;
 pub mod cache;
+pub mod chart;
 pub mod condition;
 pub mod downstream;
 pub mod r#for;
@@ -46,8 +49,9 @@ pub use sleep::{Sleep, SleepKind};
 pub use snippet::{Snippet, SnippetKind};
 pub use throw::{Throw, ThrowKind};
 
-/// Registers the `control` kinds.
+/// Registers the `control` kinds, and charts' nodes ([`chart::ChartNodes`]).
 pub fn register(scheme: &mut Scheme) {
+    scheme.set_chart_compiler(Arc::new(chart::ChartNodes));
     scheme.register(SnippetKind);
     scheme.register(NopKind);
     scheme.register(block::BlockKind);

@@ -100,7 +100,7 @@ pub(crate) fn kinds(store: &dyn Store, scheme: &Scheme, scope: &Scope, input: &V
         }));
     }
     for chart in store.charts(Some(&ns)).map_err(store_error)? {
-        if scheme.get(&chart.name).is_some() {
+        if scheme.is_built_in(&chart.name) {
             continue;
         }
         let mut inputs: Vec<&String> = chart.inbounds.keys().collect();
