@@ -344,9 +344,14 @@ async fn upsert_in<T: Keyed + Send + Sync>(
             Some(d) => (Op::Swap, order_of(d)),
             None => (Op::Store, None),
         };
+        // A resource keeps its first-write order; one without (new, or written by another tool)
+        // takes the next reserved number.
         let order = match (order, next_order) {
             (Some(kept), _) => kept,
-            (None, Some(n)) => n,
+            (None, Some(n)) => {
+                next_order = Some(n + 1);
+                n
+            }
             (None, None) => {
                 let remaining = i64::try_from(total - index).unwrap_or(i64::MAX);
                 let counter = ctx
@@ -359,12 +364,11 @@ async fn upsert_in<T: Keyed + Send + Sync>(
                 let end = counter
                     .and_then(|d| d.get("next").and_then(Bson::as_i64))
                     .unwrap_or(remaining);
-                end - remaining + 1
+                let first = end - remaining + 1;
+                next_order = Some(first + 1);
+                first
             }
         };
-        if op == Op::Store {
-            next_order = Some(order + 1);
-        }
         let d = to_document(&item, id, order).map_err(custom)?;
         let written = ctx
             .coll
