@@ -2,13 +2,14 @@
 //! workspace builds without the driver. A replica set is required (transactions for atomic batches,
 //! change streams for events). `store.rs` is the [`weir_loader::Store`] implementation,
 //! `connect.rs` the URL and the replica-set check, `schema.rs` the collections, indexes and schema
-//! version, `convert.rs` resources ↔ BSON, `tracker.rs` change events → store events (the id →
+//! version, `plan.rs` what an upsert batch writes, `convert.rs` resources ↔ BSON, `tracker.rs` change events → store events (the id →
 //! namespace map, resume tokens, revisions), `feed.rs` the task that follows the change stream and
 //! resumes it.
 
 mod connect;
 mod convert;
 mod feed;
+mod plan;
 mod schema;
 mod store;
 mod tracker;

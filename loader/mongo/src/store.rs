@@ -8,6 +8,7 @@
 //! SQLite store's file access does, never nesting runtimes). Dropping the store stops that runtime,
 //! and with it the change feed.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -20,13 +21,14 @@ use tokio::runtime::Runtime;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 use weir_codecs::resource::{Chart, Spec, ValueResource};
-use weir_loader::{resolve_id, Change, Event, Keyed, Op, Resource, SpecStatus, Store, StoreError};
+use weir_loader::{Change, Event, Keyed, Op, Resource, SpecStatus, Store, StoreError};
 
 use crate::connect::{connect, error, redact};
 use crate::convert::{
     from_raw, namespace_of, order_of, status_from_document, status_to_document, to_document,
 };
 use crate::feed::{open_stream, read_namespaces, Feed};
+use crate::plan::{plan, Existing, Order};
 use crate::schema::{code, migrate, META, STATUSES};
 use crate::tracker::{Position, Tracker};
 
@@ -310,69 +312,41 @@ struct UpsertCtx<T> {
     items: Vec<T>,
 }
 
-/// One attempt at upserting `ctx.items` inside the session's transaction.
+/// One attempt at upserting `ctx.items` inside the session's transaction: one read of what the batch
+/// may touch, the plan ([`crate::plan`]), one counter update if new resources need order numbers,
+/// then one replace per resource written.
 async fn upsert_in<T: Keyed + Send + Sync>(
     session: &mut ClientSession,
     ctx: &mut UpsertCtx<T>,
 ) -> mongodb::error::Result<Vec<Change>> {
     let custom = mongodb::error::Error::custom;
-    let total = ctx.items.len();
-    let mut changes = Vec::new();
-    // Order numbers for new resources, reserved in one block at the first new one.
-    let mut next_order: Option<i64> = None;
-    for (index, item) in ctx.items.iter().enumerate() {
-        let mut item = item.clone();
-        let same_name = match item.name() {
-            Some(name) => ctx
-                .coll
-                .find_one(doc! {"namespace": item.namespace(), "name": name})
-                .projection(doc! {"_id": 1})
-                .session(&mut *session)
-                .await?
-                .and_then(|d| d.get_str("_id").ok().and_then(|s| Uuid::parse_str(s).ok())),
-            None => None,
-        };
-        let id = resolve_id(&item, index, |_, _| Ok(same_name)).map_err(custom)?;
-        item.set_id(id);
-        let old = ctx
-            .coll
-            .find_one(doc! {"_id": id.to_string()})
+    let existing = touched(session, &ctx.coll, &ctx.items).await?;
+    let plan = plan(existing, ctx.items.clone()).map_err(custom)?;
+    let first = if plan.new_orders > 0 {
+        let counter = ctx
+            .meta
+            .find_one_and_update(doc! {"_id": "order"}, doc! {"$inc": {"next": plan.new_orders}})
+            .upsert(true)
+            .return_document(ReturnDocument::After)
             .session(&mut *session)
             .await?;
-        let (op, order) = match &old {
-            Some(d) if from_raw::<T>(d).is_ok_and(|old| old == item) => continue,
-            Some(d) => (Op::Swap, order_of(d)),
-            None => (Op::Store, None),
+        let end = counter
+            .and_then(|d| d.get("next").and_then(Bson::as_i64))
+            .unwrap_or(plan.new_orders);
+        end - plan.new_orders + 1
+    } else {
+        0
+    };
+    let docs = ctx.coll.clone_with_type::<Document>();
+    let mut changes = Vec::new();
+    for w in plan.writes {
+        let Some(id) = w.item.id() else { continue };
+        let order = match w.order {
+            Order::Kept(n) => n,
+            Order::New(slot) => first + slot,
         };
-        // A resource keeps its first-write order; one without (new, or written by another tool)
-        // takes the next reserved number.
-        let order = match (order, next_order) {
-            (Some(kept), _) => kept,
-            (None, Some(n)) => {
-                next_order = Some(n + 1);
-                n
-            }
-            (None, None) => {
-                let remaining = i64::try_from(total - index).unwrap_or(i64::MAX);
-                let counter = ctx
-                    .meta
-                    .find_one_and_update(doc! {"_id": "order"}, doc! {"$inc": {"next": remaining}})
-                    .upsert(true)
-                    .return_document(ReturnDocument::After)
-                    .session(&mut *session)
-                    .await?;
-                let end = counter
-                    .and_then(|d| d.get("next").and_then(Bson::as_i64))
-                    .unwrap_or(remaining);
-                let first = end - remaining + 1;
-                next_order = Some(first + 1);
-                first
-            }
-        };
-        let d = to_document(&item, id, order).map_err(custom)?;
-        let written = ctx
-            .coll
-            .clone_with_type::<Document>()
+        let d = to_document(&w.item, id, order).map_err(custom)?;
+        let written = docs
             .replace_one(doc! {"_id": id.to_string()}, d)
             .upsert(true)
             .session(&mut *session)
@@ -381,21 +355,63 @@ async fn upsert_in<T: Keyed + Send + Sync>(
             if code(&e) == Some(DUPLICATE_KEY) {
                 return Err(custom(StoreError::Backend(format!(
                     "namespace \"{}\": {} \"{}\": field \"name\": already used (written at the same moment by another writer); apply again",
-                    item.namespace(),
+                    w.item.namespace(),
                     T::KIND,
-                    item.name().unwrap_or_default()
+                    w.item.name().unwrap_or_default()
                 ))));
             }
             return Err(e);
         }
         changes.push(Change {
-            op,
+            op: w.op,
             id,
-            namespace: item.namespace().to_string(),
-            name: item.name().map(str::to_string),
+            namespace: w.item.namespace().to_string(),
+            name: w.item.name().map(str::to_string),
         });
     }
     Ok(changes)
+}
+
+/// The stored resources `items` may touch: those with their ids, and those with their (namespace,
+/// name). An unreadable one is left out (logged), so writing it by id replaces it.
+async fn touched<T: Keyed>(
+    session: &mut ClientSession,
+    coll: &Collection<RawDocumentBuf>,
+    items: &[T],
+) -> mongodb::error::Result<Vec<Existing<T>>> {
+    let ids: Vec<String> = items
+        .iter()
+        .filter_map(|i| i.id())
+        .map(|id| id.to_string())
+        .collect();
+    let mut names: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for item in items {
+        if let Some(name) = item.name() {
+            names.entry(item.namespace()).or_default().push(name);
+        }
+    }
+    let mut any: Vec<Document> = Vec::new();
+    if !ids.is_empty() {
+        any.push(doc! {"_id": {"$in": ids}});
+    }
+    for (ns, ns_names) in names {
+        any.push(doc! {"namespace": ns, "name": {"$in": ns_names}});
+    }
+    if any.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut cursor = coll.find(doc! {"$or": any}).session(&mut *session).await?;
+    let mut out = Vec::new();
+    while let Some(d) = cursor.next(&mut *session).await.transpose()? {
+        match from_raw::<T>(&d) {
+            Ok(item) => out.push(Existing {
+                item,
+                order: order_of(&d),
+            }),
+            Err(e) => tracing::warn!("mongodb store: {e}; left out"),
+        }
+    }
+    Ok(out)
 }
 
 struct DeleteCtx {
