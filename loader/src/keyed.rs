@@ -1,4 +1,5 @@
-//! What the stores need to know of a resource to upsert it: its id, namespace and name.
+//! What the stores need to know of a resource to upsert it: its id, namespace and name. Public so a
+//! store in another crate (weir-loader-mongo) follows the same upsert rules.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -8,7 +9,7 @@ use weir_codecs::resource::{Chart, Identity, Spec, ValueResource};
 use crate::store::StoreError;
 
 /// A resource a store keeps by id and by (namespace, name) (its [`Identity`]).
-pub(crate) trait Keyed: Identity + Clone + PartialEq + Serialize + DeserializeOwned {
+pub trait Keyed: Identity + Clone + PartialEq + Serialize + DeserializeOwned {
     /// `spec`, `value` or `chart`, for messages.
     const KIND: &'static str;
 }
@@ -28,7 +29,7 @@ impl Keyed for Chart {
 /// The upsert rules every store follows for entry `index` (from 0) of a batch: an entry needs a name
 /// or an id; it keeps its id, else takes the id of the resource with the same (namespace, name), else
 /// gets a new one; a name already used by another id is a duplicate. `same_name` looks the name up.
-pub(crate) fn resolve_id<T: Keyed>(
+pub fn resolve_id<T: Keyed>(
     item: &T,
     index: usize,
     same_name: impl FnOnce(&str, &str) -> Result<Option<Uuid>, StoreError>,

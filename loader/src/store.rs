@@ -9,7 +9,7 @@ use uuid::Uuid;
 use weir_codecs::resource::{Chart, Spec, ValueResource};
 
 /// Which collection an event is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Resource {
     Specs,
@@ -73,7 +73,7 @@ impl SpecStatus {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
     #[error("namespace \"{namespace}\": {resource} \"{name}\": field \"name\": already used by {other}")]
     Duplicate {

@@ -18,7 +18,7 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, env = "WEIR_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
 
-    /// The store: sqlite://PATH (default sqlite://.weir/weir.db) or memory:// (mongodb:// is not supported yet).
+    /// The store: sqlite://PATH (default sqlite://.weir/weir.db), memory://, or mongodb://HOST/DATABASE (a replica set).
     #[arg(long, global = true, env = "WEIR_STORE")]
     pub store: Option<String>,
 }
