@@ -89,7 +89,7 @@ impl Kind for GpuKind {
         };
         let gpu = Gpu::open(fields.device).map_err(|e| FieldIssue::new("device", e.to_string()))?;
         Ok(BoxedNode::new(GpuNode::new(
-            Arc::new(gpu),
+            gpu,
             fields.op.into(),
             self.locks.clone(),
             timeout,
@@ -106,7 +106,7 @@ pub(crate) trait Device: Send + Sync + 'static {
     fn run(&self, op: Op, inputs: &[Tensor]) -> std::result::Result<Tensor, GpuError>;
 }
 
-impl Device for Arc<Gpu> {
+impl Device for Gpu {
     fn ordinal(&self) -> u32 {
         Gpu::ordinal(self)
     }
