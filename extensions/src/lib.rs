@@ -1,12 +1,13 @@
-//! weir-extensions: the node kinds, one module per family (`control`, `net`, `io`, `system`). Each
-//! family has a `register`; [`register`] adds those that need no host services (`system`'s kinds hold
-//! the host's store and channels: see [`system::register`]). `sse` is the one `text/event-stream`
+//! weir-extensions: the node kinds, one module per family (`control`, `net`, `io`, `ai`, `gpu`,
+//! `system`). Each family has a `register`; [`register`] adds those that need no host services
+//! (`system`'s kinds hold the host's store and channels: see [`system::register`]). `sse` is the one `text/event-stream`
 //! parser, shared by the `http` and `llm` clients. See ARCHITECTURE.md.
 
 use weir_codecs::codec::Scheme;
 
 pub mod ai;
 pub mod control;
+pub mod gpu;
 pub mod io;
 pub mod net;
 pub mod sse;
@@ -16,6 +17,7 @@ pub mod system;
 pub fn register(scheme: &mut Scheme) {
     ai::register(scheme);
     control::register(scheme);
+    gpu::register(scheme);
     io::register(scheme);
     net::register(scheme);
 }

@@ -5,6 +5,8 @@
 //!   `info.rs`, access tokens in `auth.rs`;
 //! - `signal` (`signal.rs`): subscribes to a channel topic (the store topics `specs`, `values`,
 //!   `charts` among them) and emits each event in a new process;
+//! - `publish` (`publish.rs`) and `subscribe` (`subscribe.rs`, `signal`'s node under the channels'
+//!   name): a namespace's own publish/subscribe topics;
 //! - `job` (`jobs.rs`): starts, reads and cancels the host's jobs and streams their events.
 //!
 //! These kinds need the host's services (the store, the channels hub, the scheme). They hold them
@@ -21,19 +23,25 @@ use weir_loader::Store;
 use weir_symbols::Table;
 
 mod auth;
+#[cfg(test)]
+mod channel_tests;
 mod info;
 mod jobs;
 mod ops;
+mod publish;
 mod resource;
 mod signal;
+mod subscribe;
 mod syscall;
 #[cfg(test)]
 mod tests;
 
 pub use auth::{check_token, token_required, TOKEN_PREFIX};
 pub use jobs::{JobFields, JobKind};
+pub use publish::{PublishFields, PublishKind, STORE_TOPICS};
 pub use resource::MASK;
 pub use signal::{SignalFields, SignalKind};
+pub use subscribe::{SubscribeFields, SubscribeKind};
 pub use syscall::{SyscallFields, SyscallKind, OPCODES, SCOPE_KEY};
 
 /// What the system kinds reach: the store, the host's channels, and the scheme (set once built,
@@ -90,12 +98,18 @@ impl SystemServices {
     }
 }
 
-/// Registers `syscall`, `signal` and `job`, holding `services`.
+/// Registers `syscall`, `signal`, `publish`, `subscribe` and `job`, holding `services`.
 pub fn register(scheme: &mut Scheme, services: Arc<SystemServices>) {
     scheme.register(SyscallKind {
         services: services.clone(),
     });
     scheme.register(JobKind {
+        services: services.clone(),
+    });
+    scheme.register(PublishKind {
+        services: services.clone(),
+    });
+    scheme.register(SubscribeKind {
         services: services.clone(),
     });
     scheme.register(SignalKind { services });

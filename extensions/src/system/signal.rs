@@ -1,10 +1,13 @@
 //! The `signal` kind: subscribes to a channel topic when loaded and emits each event out of `out` in
 //! a new process (uniflow's `signal`). The store topics `specs`, `values` and `charts` carry
 //! `{op, id, namespace, resource}` for each change; a signal sees the changes of its own namespace,
-//! or of every namespace when it runs in `system`. Any other topic name is a user channel.
+//! or of every namespace when it runs in `system`. Any other topic name is a user channel (what
+//! `publish` writes; `subscribe` is the same node under the channels' name, see `subscribe.rs`).
 //!
-//! Events arrive through a bounded queue; a subscriber that falls behind the store topics is cut off
-//! and resubscribes, with a warning in the log (see `weir_engine::channel`).
+//! Events arrive through a bounded queue; a subscriber that falls behind is cut off (the publisher
+//! never waits for it: see `weir_engine::channel`). The node then resubscribes, logs a warning and
+//! reports the lag as an error out of `error` in a process of its own: the follower writes a notice
+//! into the node's in port 1, whose handler fails with the lag error.
 
 use std::sync::{Arc, Weak};
 
@@ -14,10 +17,13 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use weir_codecs::codec::{CompileContext, Kind, Ports};
 use weir_codecs::resource::FieldIssue;
-use weir_engine::channel::Topic;
-use weir_engine::{BoxedNode, Cx, Error, ErrorKind, Input, Node, NodeSlot, OutPort, Process, Result};
+use weir_engine::channel::{Scope, Subscription, Topic};
+use weir_engine::{BoxedNode, Cx, Error, ErrorKind, Input, Node, NodeSlot, OutPort, Process, Result, Value};
 
 use super::SystemServices;
+
+/// The in port the follower writes lag notices into (events go to port 0).
+const LAG_PORT: usize = 1;
 
 /// The `signal` kind's fields.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -51,62 +57,93 @@ impl Kind for SignalKind {
     }
 
     fn compile(&self, fields: SignalFields, cx: &CompileContext<'_>) -> Result<BoxedNode, FieldIssue> {
-        let name = fields.topic.trim();
-        if name.is_empty() {
-            return Err(FieldIssue::new("topic", "must not be empty"));
-        }
-        let scope = self.services.channels.scope(cx.namespace);
-        let topic = match fields
-            .namespace
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-        {
-            None => scope.topic(name),
-            Some(ns) => scope
-                .topic_in(ns, name)
-                .map_err(|e| FieldIssue::new("namespace", e.to_string()))?,
-        };
-        Ok(BoxedNode::new(Signal {
-            topic,
-            label: format!("{}/{}", cx.namespace, cx.name),
-            running: Arc::new(Mutex::new(None)),
-        }))
+        let topic = resolve_topic(
+            &self.services.channels.scope(cx.namespace),
+            &fields.topic,
+            fields.namespace.as_deref(),
+        )?;
+        Ok(BoxedNode::new(Signal::new(topic, Self::KIND, cx)))
     }
 }
 
-/// A loaded signal: its topic, and the task that follows it while loaded.
+/// The topic a spec names: `topic` of its own namespace, or of `namespace` when given (which only
+/// `system` may name). Errors name the field.
+pub(super) fn resolve_topic(
+    scope: &Scope,
+    topic: &str,
+    namespace: Option<&str>,
+) -> Result<Arc<Topic>, FieldIssue> {
+    let name = topic.trim();
+    if name.is_empty() {
+        return Err(FieldIssue::new("topic", "must not be empty"));
+    }
+    match namespace.map(str::trim).filter(|n| !n.is_empty()) {
+        None => Ok(scope.topic(name)),
+        Some(ns) => scope
+            .topic_in(ns, name)
+            .map_err(|e| FieldIssue::new("namespace", e.to_string())),
+    }
+}
+
+/// A loaded signal (or subscribe): its topic, and the task that follows it while loaded.
 pub struct Signal {
     topic: Arc<Topic>,
-    label: String,
+    /// `namespace "a": subscribe "name"`, for logs and the lag error.
+    label: Arc<str>,
     running: Arc<Mutex<Option<CancellationToken>>>,
 }
 
-/// Follows the topic, one process per event, until stopped.
-async fn follow(topic: Arc<Topic>, slot: Weak<NodeSlot>, stop: CancellationToken, label: String) {
-    let mut sub = topic.subscribe();
+impl Signal {
+    /// The node for the spec of `kind` described by `cx`, following `topic`.
+    pub(super) fn new(topic: Arc<Topic>, kind: &str, cx: &CompileContext<'_>) -> Self {
+        Signal {
+            topic,
+            label: format!("namespace {:?}: {kind} {:?}", cx.namespace, cx.name).into(),
+            running: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    fn lag_error(&self) -> Error {
+        Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "{}: topic {:?}: the subscriber fell behind and was cut off; resubscribed, the events \
+                 published meanwhile are lost",
+                self.label,
+                self.topic.name()
+            ),
+        )
+    }
+}
+
+/// Writes `value` into in port `port` of the node in a process of its own and waits for its reply.
+async fn deliver(slot: &Arc<NodeSlot>, port: usize, value: Value, label: &str) {
+    let process = Process::new();
+    match weir_engine::call(slot, &process, port, value).await {
+        Ok(_) => process.exit(None),
+        Err(e) => {
+            tracing::debug!(node = %label, "event process failed: {e}");
+            process.exit(Some(e));
+        }
+    }
+}
+
+/// Follows the topic through `sub`, one process per event, until stopped.
+async fn follow(mut sub: Subscription, slot: Weak<NodeSlot>, stop: CancellationToken, label: Arc<str>) {
+    let topic = sub.topic().clone();
     loop {
         let next = tokio::select! {
             _ = stop.cancelled() => return,
             n = sub.recv() => n,
         };
-        let value = match next {
-            Some(Ok(v)) => v,
-            Some(Err(lagged)) => {
-                tracing::warn!(signal = %label, "{lagged}; resubscribing");
-                sub = topic.subscribe();
-                continue;
-            }
-            None => return,
-        };
+        let Some(next) = next else { return };
         let Some(slot) = slot.upgrade() else { return };
-        let process = Process::new();
-        let reply = weir_engine::call(&slot, &process, 0, value).await;
-        match reply {
-            Ok(_) => process.exit(None),
-            Err(e) => {
-                tracing::debug!(signal = %label, "event process failed: {e}");
-                process.exit(Some(e));
+        match next {
+            Ok(value) => deliver(&slot, 0, value, &label).await,
+            Err(lagged) => {
+                tracing::warn!(node = %label, topic = topic.name(), "{lagged}; resubscribing");
+                sub = topic.subscribe();
+                deliver(&slot, LAG_PORT, Value::Null, &label).await;
             }
         }
     }
@@ -116,6 +153,9 @@ impl Node for Signal {
     type State = ();
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
+        if input.port == LAG_PORT {
+            return Err(self.lag_error());
+        }
         cx.emit_packet(OutPort::OUT, input.packet).await
     }
 
@@ -123,16 +163,17 @@ impl Node for Signal {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::new(
                 ErrorKind::Internal,
-                format!("signal {}: loaded outside a tokio runtime", self.label),
+                format!("{}: loaded outside a tokio runtime", self.label),
             )
         })?;
         let mut running = self.running.lock();
         if running.is_some() {
             return Ok(());
         }
+        // Subscribed before `on_load` returns, so nothing published after loading is missed.
         let stop = CancellationToken::new();
         handle.spawn(follow(
-            self.topic.clone(),
+            self.topic.subscribe(),
             Arc::downgrade(slot),
             stop.clone(),
             self.label.clone(),
