@@ -1,13 +1,14 @@
 //! weir-extensions: the node kinds, one module per family (`control`, `net`, `io`, `system`). Each
 //! family has a `register`; [`register`] adds those that need no host services (`system`'s kinds hold
 //! the host's store and channels: see [`system::register`]). `sse` is the one `text/event-stream`
-//! parser, shared by the `http` and `llm` clients. See ARCHITECTURE.md.
+//! parser, shared by the `http` and `llm` clients; `metrics` the counters `/metrics` reports. See ARCHITECTURE.md.
 
 use weir_codecs::codec::Scheme;
 
 pub mod ai;
 pub mod control;
 pub mod io;
+pub mod metrics;
 pub mod net;
 pub mod sse;
 pub mod system;
