@@ -27,13 +27,18 @@ const TOKENS: &str = r#"
 "#;
 
 fn start_with_tokens() -> (Weir, SocketAddr) {
+    start_in("app")
+}
+
+/// Starts weir running `namespace` (and `system`) on a memory store holding [`TOKENS`].
+fn start_in(namespace: &str) -> (Weir, SocketAddr) {
     let values = temp_file("watch-tokens.yaml", TOKENS);
     let mut weir = Weir::start(&[
         "start",
         "--store",
         "memory://",
         "-n",
-        "app",
+        namespace,
         "--from-values",
         values.to_str().unwrap(),
     ]);
@@ -182,4 +187,154 @@ fn a_watch_websocket_receives_store_swap_and_delete_in_order_within_its_reach() 
     for mut socket in [everything, app_only, scoped, values] {
         socket.close(None).unwrap();
     }
+}
+
+/// The value of the sample `name{labels}` in a Prometheus text body.
+fn metric(text: &str, name: &str, labels: &str) -> Option<u64> {
+    let key = format!("{name}{{{labels}}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+/// `/metrics` as text, checking its status and content type.
+fn metrics(addr: SocketAddr, token: &str) -> String {
+    let auth = format!("Bearer {token}");
+    let r = request(addr, "GET", "/metrics", &[("Authorization", auth.as_str())], "").unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.header("Content-Type").unwrap().starts_with("text/plain"),
+        "{:?}",
+        r.header("Content-Type")
+    );
+    r.body
+}
+
+/// Polls `f` until it returns `Some` (generous deadline, guards against hangs only).
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: not in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_http_node_outside_system_is_refused_the_system_address_which_sees_nothing() {
+    let (mut weir, sys) = start_in("default");
+    let admin = "admin-secret";
+    let specs = json!([
+        {"kind": "listener", "namespace": "default", "name": "front", "protocol": "http",
+         "host": "127.0.0.1", "port": 0, "ports": {"out": [{"name": "reach", "port": "in"}]}},
+        {"kind": "http", "namespace": "default", "name": "reach", "method": "GET",
+         "url": format!("http://{sys}/healthz")}
+    ]);
+    let (status, body) = call(sys, "POST", "/v1/specs", admin, Some(specs));
+    assert_eq!(status, 201, "{body}");
+    let front = weir.listening("default/front", UP);
+
+    let served = |text: &str| {
+        metric(
+            text,
+            "weir_http_requests_total",
+            "namespace=\"system\",listener=\"listener\"",
+        )
+        .unwrap()
+    };
+    let before = served(&metrics(sys, admin));
+    for _ in 0..3 {
+        let r = weir_tests::http::get(front, "/").unwrap();
+        assert_eq!(r.status, 500, "{}", r.body);
+        assert!(r.body.contains("system listener"), "{}", r.body);
+    }
+    let after = served(&metrics(sys, admin));
+    assert_eq!(
+        after,
+        before + 1,
+        "the system listener saw only the second /metrics call, none of the refused requests"
+    );
+    let front_served = metric(
+        &metrics(sys, admin),
+        "weir_http_requests_total",
+        "namespace=\"default\",listener=\"front\"",
+    );
+    assert_eq!(front_served, Some(3));
+}
+
+#[test]
+fn metrics_count_specs_by_status_jobs_and_requests_within_the_tokens_reach() {
+    let (_weir, sys) = start_with_tokens();
+    let admin = "admin-secret";
+    let app = "app-secret";
+    let specs = json!([
+        {"kind": "snippet", "namespace": "app", "name": "double", "language": "cel", "code": "self * 2"},
+        {"kind": "snippet", "namespace": "app", "name": "dangling", "language": "cel", "code": "self",
+         "ports": {"out": [{"name": "nowhere", "port": "in"}]}}
+    ]);
+    let (status, body) = call(sys, "POST", "/v1/specs", admin, Some(specs));
+    assert_eq!(status, 201, "{body}");
+    let text = eventually("app's specs have a status", || {
+        let t = metrics(sys, admin);
+        (metric(&t, "weir_specs", "namespace=\"app\",status=\"active\"") == Some(1)
+            && metric(&t, "weir_specs", "namespace=\"app\",status=\"inactive\"") == Some(1))
+        .then_some(t)
+    });
+    assert!(text.contains("# TYPE weir_specs gauge"), "{text}");
+    assert!(text.contains("# TYPE weir_http_requests_total counter"), "{text}");
+    // The system namespace's count agrees with /v1/namespaces.
+    let (_, namespaces) = call(sys, "GET", "/v1/namespaces?namespace=system", admin, None);
+    let active = namespaces[0]["specs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "active")
+        .count() as u64;
+    assert!(active > 10, "{namespaces}");
+    assert_eq!(
+        metric(&text, "weir_specs", "namespace=\"system\",status=\"active\""),
+        Some(active)
+    );
+
+    let (status, job) = call(
+        sys,
+        "POST",
+        "/v1/namespaces/app/jobs",
+        app,
+        Some(json!({"node": "double", "input": 21})),
+    );
+    assert_eq!(status, 201, "{job}");
+    eventually("the job is counted completed", || {
+        metric(
+            &metrics(sys, admin),
+            "weir_jobs",
+            "namespace=\"app\",status=\"completed\"",
+        )
+        .filter(|n| *n == 1)
+    });
+
+    // Requests: each /metrics call and each /healthz counts one.
+    let served = |t: &str| {
+        metric(
+            t,
+            "weir_http_requests_total",
+            "namespace=\"system\",listener=\"listener\"",
+        )
+        .unwrap()
+    };
+    let first = served(&metrics(sys, admin));
+    for _ in 0..3 {
+        assert_eq!(weir_tests::http::get(sys, "/healthz").unwrap().status, 200);
+    }
+    assert_eq!(served(&metrics(sys, admin)), first + 4);
+
+    // A scoped token sees only its namespaces.
+    let scoped = metrics(sys, app);
+    assert_eq!(
+        metric(&scoped, "weir_specs", "namespace=\"app\",status=\"active\""),
+        Some(1)
+    );
+    assert!(!scoped.contains("namespace=\"system\""), "{scoped}");
 }
