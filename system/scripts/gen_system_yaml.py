@@ -85,6 +85,23 @@ for r in RESOURCES:
     route(api_routes, "DELETE", f"/v1/{r}", f"{r}-delete-filter")
     route(api_routes, "DELETE", f"/v1/{r}/:id", f"{r}-delete-id")
 
+# One resource by id (issue #6): `read` and `update` answer lists (uniflow's shape, so that uniflow's own
+# system.yaml runs unchanged); the by-id routes answer the one resource, or 404 for an unknown id.
+cel("found-one", 'self == null ? {"status": 404, "body": {"error": "not found"}} : {"status": 200, "body": self[0]}')
+cel("ok-one", '{"status": 200, "body": self[0]}')
+
+def by_id(r):
+    syscall(f"{r}-read-one", f"{r}.read", "found-one")
+    syscall(f"{r}-update-one", f"{r}.update", "ok-one")
+    for s_ in specs:
+        if s_["name"] == f"{r}-get-id":
+            s_["ports"]["out"] = link(f"{r}-read-one")
+        if s_["name"] == f"{r}-patch-id":
+            s_["ports"]["out"] = link(f"{r}-update-one")
+
+for r in RESOURCES:
+    by_id(r)
+
 # Watch streams (issue #6): GET /v1/<r>?watch=true upgrades to a WebSocket carrying each store change
 # {op, id, namespace} as a JSON text frame, in order. `<r>.watch` checks ?namespace= against the token's
 # reach (403 outside it) and adds `reach` to the request; the gateway answers 101 and the session keeps

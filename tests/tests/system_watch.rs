@@ -338,3 +338,95 @@ fn metrics_count_specs_by_status_jobs_and_requests_within_the_tokens_reach() {
     );
     assert!(!scoped.contains("namespace=\"system\""), "{scoped}");
 }
+
+/// Status and JSON body without a token.
+fn open_call(addr: SocketAddr, method: &str, path: &str, body: Option<Json>) -> (u16, Json) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let r = request(addr, method, path, &[("Content-Type", "application/json")], &body).unwrap();
+    let parsed = serde_json::from_str(&r.body).unwrap_or(Json::String(r.body.clone()));
+    (r.status, parsed)
+}
+
+#[test]
+fn a_system_namespace_written_in_uniflows_style_serves_its_api() {
+    let file = weir_tests::root().join("tests/fixtures/uniflow_style_system.yaml");
+    let mut weir = Weir::start(&[
+        "start",
+        "--store",
+        "memory://",
+        "-n",
+        "system",
+        "--from-specs",
+        file.to_str().unwrap(),
+        "-e",
+        "PORT=0",
+        "--system-addr",
+        "127.0.0.1:0",
+    ]);
+    let port = weir.listening("system/listener", UP).port();
+    let sys = SocketAddr::from(([127, 0, 0, 1], port));
+
+    // A watch through the block's `io` inbound: gateway + signal + session + `self[1]`.
+    let stream = TcpStream::connect(sys).unwrap();
+    stream.set_read_timeout(Some(READ)).unwrap();
+    let req = format!("ws://{sys}/v1/specs?watch=true")
+        .into_client_request()
+        .unwrap();
+    let (mut watching, _) = tungstenite::client::client(req, stream).unwrap();
+
+    // step: cel body → specs.create → javascript 201.
+    let (status, created) = open_call(sys, "POST", "/v1/specs", Some(snippet("app", "hi")));
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let store = next_event(&mut watching);
+    assert_eq!(
+        (store["op"].as_str(), store["id"].as_str()),
+        (Some("store"), Some(id.as_str()))
+    );
+
+    // The query as a list of {key: value} filters; the read answers a list.
+    let (status, list) = open_call(sys, "GET", "/v1/specs?namespace=app", None);
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let (status, all) = open_call(sys, "GET", "/v1/specs", None);
+    assert_eq!(status, 200);
+    assert!(
+        all.as_array().unwrap().len() > 10,
+        "an empty query reads everything"
+    );
+
+    // By id: `args.length > 1 ? args : args[0]`, and `!args` for an unknown id.
+    let (status, one) = open_call(sys, "GET", &format!("/v1/specs/{id}"), None);
+    assert_eq!((status, one["name"].as_str()), (200, Some("hi")), "{one}");
+    let unknown = "01a20000-0000-7000-8000-000000000000";
+    assert_eq!(
+        open_call(sys, "GET", &format!("/v1/specs/{unknown}"), None),
+        (404, json!("Not Found"))
+    );
+    let (status, patched) = open_call(
+        sys,
+        "PATCH",
+        &format!("/v1/specs/{id}"),
+        Some(json!({"code": "y"})),
+    );
+    assert_eq!((status, patched["code"].as_str()), (200, Some("y")), "{patched}");
+    assert_eq!(next_event(&mut watching)["op"], "swap");
+
+    // The listener's error port → switch on the error's category → `err.error()` in a 400 body.
+    let (status, body) = open_call(sys, "POST", "/v1/specs", Some(json!("not a spec")));
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("not string"), "{body}");
+    let (status, body) = open_call(sys, "POST", "/v1/specs", Some(snippet("app", "hi")));
+    assert_eq!((status, body), (500, json!({"error": "Internal Server Error"})));
+
+    assert_eq!(open_call(sys, "DELETE", &format!("/v1/specs/{id}"), None).0, 204);
+    assert_eq!(next_event(&mut watching)["op"], "delete");
+    assert_eq!(
+        open_call(sys, "POST", "/v1/specs", Some(snippet("app", "again"))).0,
+        201
+    );
+    assert_eq!(open_call(sys, "DELETE", "/v1/specs?namespace=app", None).0, 204);
+    let (_, left) = open_call(sys, "GET", "/v1/specs?namespace=app", None);
+    assert_eq!(left, json!([]));
+    watching.close(None).unwrap();
+}
