@@ -1,7 +1,7 @@
 //! weir-extensions: the node kinds, one module per family (`control`, `net`, `io`, `ai`, `gpu`,
 //! `system`). Each family has a `register`; [`register`] adds those that need no host services
 //! (`system`'s kinds hold the host's store and channels: see [`system::register`]). `sse` is the one `text/event-stream`
-//! parser, shared by the `http` and `llm` clients. See ARCHITECTURE.md.
+//! parser, shared by the `http` and `llm` clients; `metrics` the counters `/metrics` reports. See ARCHITECTURE.md.
 
 use weir_codecs::codec::Scheme;
 
@@ -9,6 +9,7 @@ pub mod ai;
 pub mod control;
 pub mod gpu;
 pub mod io;
+pub mod metrics;
 pub mod net;
 pub mod sse;
 pub mod system;

@@ -85,6 +85,61 @@ for r in RESOURCES:
     route(api_routes, "DELETE", f"/v1/{r}", f"{r}-delete-filter")
     route(api_routes, "DELETE", f"/v1/{r}/:id", f"{r}-delete-id")
 
+# One resource by id (issue #6): `read` and `update` answer lists (uniflow's shape, so that uniflow's own
+# system.yaml runs unchanged); the by-id routes answer the one resource, or 404 for an unknown id.
+cel("found-one", 'self == null ? {"status": 404, "body": {"error": "not found"}} : {"status": 200, "body": self[0]}')
+cel("ok-one", '{"status": 200, "body": self[0]}')
+
+def by_id(r):
+    syscall(f"{r}-read-one", f"{r}.read", "found-one")
+    syscall(f"{r}-update-one", f"{r}.update", "ok-one")
+    for s_ in specs:
+        if s_["name"] == f"{r}-get-id":
+            s_["ports"]["out"] = link(f"{r}-read-one")
+        if s_["name"] == f"{r}-patch-id":
+            s_["ports"]["out"] = link(f"{r}-update-one")
+
+for r in RESOURCES:
+    by_id(r)
+
+# Watch streams (issue #6): GET /v1/<r>?watch=true upgrades to a WebSocket carrying each store change
+# {op, id, namespace} as a JSON text frame, in order. `<r>.watch` checks ?namespace= against the token's
+# reach (403 outside it) and adds `reach` to the request; the gateway answers 101 and the session keeps
+# the request per connection; the signal's events go to every session, each kept only when its
+# namespace is within that session's reach.
+def watch(r):
+    check, socket, session = f"{r}-watch-check", f"{r}-watch-socket", f"{r}-watch-session"
+    filt, event = f"{r}-watch-filter", f"{r}-watch-event"
+    specs.append(spec("if", f"{r}-read-or-watch",
+                      when='has(self.query.watch) && self.query.watch.exists(x, x == "true")',
+                      ports={"out[0]": link(check), "out[1]": link(f"{r}-list"), "error": link(ERRORS)}))
+    specs.append(spec("syscall", check, opcode=f"{r}.watch",
+                      ports={"out": [{"name": socket, "port": "io"}, {"name": session, "port": "io"}],
+                             "error": link(ERRORS)}))
+    specs.append(spec("gateway", socket, protocol="websocket", ports={"error": link(ERRORS)}))
+    specs.append(spec("signal", f"{r}-watch-signal", topic=r, ports={"out": link(session)}))
+    specs.append(spec("session", session, ports={"out": link(filt)}))
+    specs.append(spec("if", filt, when="self[0].reach == null || self[1].namespace in self[0].reach",
+                      ports={"out[0]": link(event)}))
+    specs.append(spec("snippet", event, language="cel",
+                      code='{"op": self[1].op, "id": self[1].id, "namespace": self[1].namespace}',
+                      ports={"out": [{"name": socket, "port": "in"}]}))
+    i = api_routes.index(("GET", f"/v1/{r}", f"{r}-list"))
+    api_routes[i] = ("GET", f"/v1/{r}", f"{r}-read-or-watch")
+
+for r in RESOURCES:
+    watch(r)
+
+# Metrics (issue #6): GET /metrics, the host's counters in Prometheus' text format, within the token's reach.
+def metrics():
+    specs.append(spec("syscall", "metrics-read", opcode="metrics.read",
+                      ports={"out": link("metrics-text"), "error": link(ERRORS)}))
+    cel("metrics-text", '{"status": 200, "header": {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}, '
+                        '"body": self}')
+    route(api_routes, "GET", "/metrics", "metrics-read")
+
+metrics()
+
 syscall("namespaces-read", "namespaces.read", "ok")
 cel("namespaces-list", QUERY, "namespaces-read")
 route(api_routes, "GET", "/v1/namespaces", "namespaces-list")
@@ -176,6 +231,17 @@ for r in RESOURCES:
         "patch": patch_id,
         "delete": op(f"Delete one of the {r}", 204, params=True),
     }
+# Watch streams: the list's ?watch=true (see watch() above).
+for r in RESOURCES:
+    get = paths[f"/v1/{r}"]["get"]
+    get["summary"] += "; with ?watch=true (and Upgrade: websocket) a WebSocket of change events {op, id, namespace}"
+    get["parameters"].append({"name": "watch", "in": "query", "required": False, "schema": {"type": "boolean"}})
+    get["responses"]["101"] = {"description": "switched to a WebSocket of change events"}
+
+paths["/metrics"] = {"get": {"summary": "Counters in Prometheus text format: weir_specs, weir_jobs, "
+                                        "weir_http_requests_total", "responses": {
+    "200": {"description": "Prometheus text 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}},
+    "401": {"$ref": "#/components/responses/Error"}}}}
 paths["/v1/namespaces"] = {"get": op("Namespaces with each spec's status", 200)}
 job_post = op("Run a job: input through a node's in port; answers {id} at once", 201,
               body={"type": "object", "required": ["node"],

@@ -8,7 +8,7 @@
 //! the block's `error`. A block with no wiring at all (no `inbounds`, no `outbounds`, no inner
 //! `ports`) chains its specs in order, as uniflow's block does. See [`super::subgraph`].
 //!
-//! Ports: `in[*]` (`in` is `in[0]`) → `out[*]`, `error`, as `inbounds`/`outbounds` map them.
+//! Ports: `in[*]` (`in` is `in[0]`) and `io` → `out[*]`, `error`, as `inbounds`/`outbounds` map them.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -27,7 +27,7 @@ pub struct BlockFields {
     /// The inner specs: specs of any kind (`kind` required), without `namespace` or `env` of their own.
     #[schemars(schema_with = "specs_schema")]
     pub specs: Vec<Json>,
-    /// The block's in ports (`in`, `in[N]`) → inner specs' in ports: `{name|id, port}`, one or a list.
+    /// The block's in ports (`in`, `in[N]`, `io`) → inner specs' in ports: `{name|id, port}`, one or a list.
     #[serde(default)]
     #[schemars(schema_with = "bounds_schema")]
     pub inbounds: IndexMap<String, Json>,
@@ -78,7 +78,7 @@ impl Kind for BlockKind {
     type Fields = BlockFields;
 
     fn ports(&self) -> Ports {
-        Ports::new(&["in[*]"], &["out[*]", "error"])
+        Ports::new(&["in[*]", "io"], &["out[*]", "error"])
     }
 
     fn doc(&self) -> &'static str {

@@ -229,3 +229,22 @@ fn the_schema_describes_specs_and_bounds() {
         .decode(&json!({"specs": [{"kind": "nop"}], "inbounds": {"in": {"name": "x"}}}))
         .is_err());
 }
+
+#[tokio::test]
+async fn io_maps_to_inner_io_ports_as_uniflows_watch_blocks_do() {
+    let mut g = Graph::new();
+    let fields = json!({
+        "specs": [{"kind": "session", "name": "watchers"}],
+        "inbounds": {"io": [{"name": "watchers", "port": "io"}], "in": {"name": "watchers", "port": "in"}},
+    });
+    let block = add(&mut g, "b", "block", fields, &[]);
+    let owner = weir_engine::Process::new();
+    let io = weir_codecs::resource::IO_PORT;
+    let stored = weir_engine::call(&block, &owner, io, Value::from("watcher-1")).await;
+    assert_eq!(stored, values(&[]));
+    let sender = weir_engine::Process::new();
+    let reply = weir_engine::call(&block, &sender, 0, Value::from("event")).await;
+    assert_eq!(reply, values(&[json!(["watcher-1", "event"])]));
+    sender.exit(None);
+    owner.exit(None);
+}

@@ -1,6 +1,8 @@
 //! A CEL condition over `self` (the payload), shared by `if` and `switch`. Compiled once with the
 //! spec; each evaluation runs off the async workers with the snippet languages' deadline, and must
-//! give a boolean.
+//! give a boolean. An error payload is seen as its category (`"unsupported type"`, `"not found"`…),
+//! so that uniflow's catch switch (`self == "unsupported type" || self == "unsupported value"`)
+//! routes bad input as it does there.
 
 use std::sync::Arc;
 
@@ -32,7 +34,11 @@ impl Condition {
 
     /// Evaluates the condition on `value`.
     pub async fn test(&self, process: &Arc<Process>, value: &Value) -> Result<bool> {
-        match self.program.run(process, value.clone()).await? {
+        let value = match value {
+            Value::Error(e) => Value::from(e.kind().to_string()),
+            v => v.clone(),
+        };
+        match self.program.run(process, value).await? {
             Value::Bool(b) => Ok(b),
             other => Err(Error::new(
                 ErrorKind::UnsupportedType,

@@ -4,7 +4,7 @@
 //!
 //! - Each inner spec is compiled with the outer spec's scheme; an inner spec without a name is named
 //!   by its index, `$0`, `$1`…, and its `ports` refer to other inner specs by name (or id).
-//! - `inbounds` maps an outer in port (`in`, `in[N]`) to inner specs' in ports; `outbounds` maps an
+//! - `inbounds` maps an outer in port (`in`, `in[N]`, `io`) to inner specs' in ports; `outbounds` maps an
 //!   outer out port (`out`, `out[N]`, `error`) to inner specs' out ports.
 //! - Running: the outer node sends each packet it gets on an in port to the inner ports mapped to it
 //!   and answers with their reply ([`Composite`]). An inner out port mapped to an outer out port is
@@ -398,14 +398,18 @@ fn out_port(name: &str) -> std::result::Result<OutPort, String> {
     }
 }
 
-/// An in port name: `in` or `in[N]`.
+/// An in port name: `in`, `in[N]` or `io` (uniflow's blocks map `io` to a gateway's or session's).
 fn in_port(name: &str) -> std::result::Result<usize, String> {
     match PortName::parse(name).map_err(|e| e.to_string())? {
         PortName {
             base: PortBase::In,
             index,
         } => Ok(index.unwrap_or(0)),
-        _ => Err(format!("\"{name}\" is not an in port (use in or in[N])")),
+        PortName {
+            base: PortBase::Io,
+            index: None,
+        } => Ok(weir_codecs::resource::IO_PORT),
+        _ => Err(format!("\"{name}\" is not an in port (use in, in[N] or io)")),
     }
 }
 

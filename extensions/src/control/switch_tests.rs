@@ -78,3 +78,38 @@ fn a_port_that_is_not_indexed_is_an_error_naming_the_match() {
         "matches.0.when"
     );
 }
+
+#[tokio::test]
+async fn an_error_is_matched_by_its_category_as_uniflows_catch_does() {
+    let mut g = Graph::new();
+    g.add("bad", tag("400"), &[]);
+    g.add("other", tag("500"), &[]);
+    let node = add(
+        &mut g,
+        "catch",
+        "switch",
+        json!({"matches": [
+            {"when": "self == \"unsupported type\" || self == \"unsupported value\"", "port": "out[0]"},
+            {"when": "true", "port": "out[1]"},
+        ]}),
+        &[(OutPort::Out(0), "bad", 0), (OutPort::Out(1), "other", 0)],
+    );
+    let error = |kind| {
+        let p = weir_engine::Process::new();
+        let e = Value::Error(weir_engine::Error::new(kind, "x"));
+        let node = node.clone();
+        async move {
+            let out = weir_engine::call(&node, &p, 0, e).await.unwrap();
+            p.exit(None);
+            out
+        }
+    };
+    assert_eq!(
+        error(weir_engine::ErrorKind::UnsupportedValue).await,
+        vec![Value::from("400")]
+    );
+    assert_eq!(
+        error(weir_engine::ErrorKind::Conflict).await,
+        vec![Value::from("500")]
+    );
+}

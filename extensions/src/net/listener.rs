@@ -288,6 +288,10 @@ impl Listener {
             timeout: config.timeout,
             max_body: config.max_body,
             scheme: if config.tls.is_some() { "https" } else { "http" },
+            requests: {
+                let (ns, name) = config.label.split_once('/').unwrap_or(("", &config.label));
+                crate::metrics::http_requests(ns, name)
+            },
         });
         let task = handle.spawn(accept_loop(socket.clone(), stop.clone(), shared, config.clone()));
         *server = Some(Server {

@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub max_body: u64,
     /// `http`, or `https` behind TLS: the payload's `scheme`.
     pub scheme: &'static str,
+    /// Requests served by this listener (`/metrics`).
+    pub requests: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Exits the process when dropped before the response is complete (client gone, server forced down),
@@ -100,6 +102,7 @@ pub(crate) async fn handle(
     peer: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    shared.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let deadline = shared.timeout.map(|t| tokio::time::Instant::now() + t);
     // An HTTP/1.1 upgrade request (WebSocket) may be taken over by a gateway.
     let upgrade = (req.version() == http::Version::HTTP_11 && super::upgrade::requested(req.headers()))

@@ -2,7 +2,8 @@
 //! Interfaces), as uniflow's `syscall` and `signal`:
 //! - `syscall` (`syscall.rs`): one store or host operation per packet (`specs.create`, `kinds.read`,
 //!   `auth.check`, …); the resource operations are in `ops.rs`, reads of namespaces and kinds in
-//!   `info.rs`, access tokens in `auth.rs`;
+//!   `info.rs`, access tokens in `auth.rs`, the watch check in `watch.rs`, `/metrics` in
+//!   `metrics.rs`;
 //! - `signal` (`signal.rs`): subscribes to a channel topic (the store topics `specs`, `values`,
 //!   `charts` among them) and emits each event in a new process;
 //! - `publish` (`publish.rs`) and `subscribe` (`subscribe.rs`, `signal`'s node under the channels'
@@ -27,6 +28,7 @@ mod auth;
 mod channel_tests;
 mod info;
 mod jobs;
+mod metrics;
 mod ops;
 mod publish;
 mod resource;
@@ -35,6 +37,7 @@ mod subscribe;
 mod syscall;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 pub use auth::{check_token, token_required, TOKEN_PREFIX};
 pub use jobs::{JobFields, JobKind};
@@ -43,6 +46,7 @@ pub use resource::MASK;
 pub use signal::{SignalFields, SignalKind};
 pub use subscribe::{SubscribeFields, SubscribeKind};
 pub use syscall::{SyscallFields, SyscallKind, OPCODES, SCOPE_KEY};
+pub use watch::REACH_KEY;
 
 /// What the system kinds reach: the store, the host's channels, and the scheme (set once built,
 /// held weakly, since the scheme holds these kinds).

@@ -5,11 +5,16 @@
 //!   name or id not already used) before anything is written, and then all are written in one store
 //!   write. Answers what it created, in the shape it was given.
 //! - `read` takes a filter `{id, namespace, name}` (specs also `kind`; values `unmask`), each a string
-//!   or a list of one (an HTTP query's shape); answers a list, or with `id` the resource or `null`.
+//!   or a list of one (an HTTP query's shape); answers a list (uniflow's shape, which its scripts
+//!   read as `args.length > 1 ? args : args[0]`), or with an unknown `id` `null`.
+//!   A list of filters (uniflow's shape: `[{namespace: a}, {name: b}]`) answers what any of them
+//!   selects, as a list; an empty list selects everything.
 //! - `update` takes an RFC 7396 merge patch (or a list) naming its target by `id`, or by `name` (and
-//!   `namespace`); the patch wins; the result is checked like a create.
+//!   `namespace`); the patch wins; the result is checked like a create. Answers the updated
+//!   resources as a list, as uniflow does.
 //! - `delete` takes a filter as `read` does (at least one of `id`, `namespace`, `name`); answers what
-//!   it deleted; an unknown `id` is not found.
+//!   it deleted; an unknown `id` is not found. A list of filters deletes what any selects, each
+//!   filter naming at least one of those keys.
 //!
 //! Errors carry a category: bad input is `unsupported type` / `unsupported value`, a used name is
 //! `conflict`, an unknown id `not found`, a namespace out of the caller's reach `forbidden`.
@@ -312,14 +317,49 @@ fn select<R: Resource>(store: &dyn Store, scope: &Scope, f: &Filter) -> Result<V
         .collect())
 }
 
+/// The filters of a `read` or `delete`: one filter object, or a list of them (uniflow's shape, one
+/// `{key: value}` per query value) whose matches are joined, each once, in store order.
+fn filters(input: &Value) -> Result<Option<Vec<Filter>>> {
+    match input {
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| filter(item).map_err(|e| e.context(format!("filter {i}"))))
+            .collect::<Result<Vec<_>>>()
+            .map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// What any of `fs` selects, each once (an empty list selects everything).
+fn select_any<R: Resource>(store: &dyn Store, scope: &Scope, fs: &[Filter]) -> Result<Vec<R>> {
+    if fs.is_empty() {
+        return select::<R>(store, scope, &Filter::default());
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for f in fs {
+        for r in select::<R>(store, scope, f)? {
+            if seen.insert(r.id()) {
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn read<R: Resource>(store: &dyn Store, scope: &Scope, input: &Value) -> Result<Value> {
+    if let Some(fs) = filters(input)? {
+        let unmask = fs.iter().any(|f| f.unmask);
+        let found = select_any::<R>(store, scope, &fs)?;
+        return Ok(Value::from(Json::Array(
+            found.iter().map(|r| r.shown(unmask)).collect(),
+        )));
+    }
     let f = filter(input)?;
     let found = select::<R>(store, scope, &f)?;
-    if f.id.is_some() {
-        return Ok(found
-            .first()
-            .map(|r| Value::from(r.shown(f.unmask)))
-            .unwrap_or(Value::Null));
+    if f.id.is_some() && found.is_empty() {
+        return Ok(Value::Null);
     }
     Ok(Value::from(Json::Array(
         found.iter().map(|r| r.shown(f.unmask)).collect(),
@@ -327,11 +367,23 @@ pub(crate) fn read<R: Resource>(store: &dyn Store, scope: &Scope, input: &Value)
 }
 
 pub(crate) fn delete<R: Resource>(store: &dyn Store, scope: &Scope, input: &Value) -> Result<Value> {
+    let needs = "a delete needs a filter: at least one of \"id\", \"namespace\", \"name\"";
+    if let Some(fs) = filters(input)? {
+        if fs.is_empty()
+            || fs
+                .iter()
+                .any(|f| f.id.is_none() && f.namespace.is_none() && f.name.is_none())
+        {
+            return Err(bad(format!("{needs} in every filter of the list")));
+        }
+        let found = select_any::<R>(store, scope, &fs)?;
+        let ids: Vec<Uuid> = found.iter().filter_map(R::id).collect();
+        R::delete(store, &ids).map_err(store_error)?;
+        return Ok(answer(found.iter().map(|r| r.shown(false)).collect(), true));
+    }
     let f = filter(input)?;
     if f.id.is_none() && f.namespace.is_none() && f.name.is_none() {
-        return Err(bad(
-            "a delete needs a filter: at least one of \"id\", \"namespace\", \"name\"",
-        ));
+        return Err(bad(needs));
     }
     let found = select::<R>(store, scope, &f)?;
     if let Some(id) = f.id {
@@ -354,7 +406,7 @@ pub(crate) fn update<R: Resource>(
     scope: &Scope,
     input: &Value,
 ) -> Result<Value> {
-    let (patches, many) = entries(input, "a merge patch")?;
+    let (patches, _) = entries(input, "a merge patch")?;
     let existing = store_list::<R>(store, None)?;
     let mut out = Vec::with_capacity(patches.len());
     let mut bad_input = Vec::new();
@@ -450,5 +502,5 @@ pub(crate) fn update<R: Resource>(
     }
     verdict(bad_input, conflicts)?;
     R::apply(store, out.clone()).map_err(store_error)?;
-    Ok(answer(out.iter().map(R::to_json).collect(), many))
+    Ok(answer(out.iter().map(R::to_json).collect(), true))
 }

@@ -1,6 +1,8 @@
 //! The `syscall` kind: one operation on the store or the host per packet, chosen by `opcode`
 //! (uniflow's `syscall`). Opcodes: `specs|values|charts.create|read|update|delete` (`ops.rs`),
-//! `namespaces.read`, `kinds.read` (`info.rs`), `auth.check` (`auth.rs`). The packet is the
+//! `namespaces.read`, `kinds.read` (`info.rs`), `auth.check` (`auth.rs`), and
+//! `specs|values|charts.watch` (`watch.rs`: the reach check before a watch stream opens),
+//! `metrics.read` (`metrics.rs`: Prometheus text). The packet is the
 //! operation's argument; the answer is its result.
 //!
 //! Reach: a syscall in namespace X acts only on X, unless X is `system`; in `system`, a request that
@@ -17,7 +19,7 @@ use weir_engine::template::{OneToOne, OneToOneNode};
 use weir_engine::{BoxedNode, Error, ErrorKind, Process, Result, Value};
 
 use super::ops::{self, Scope};
-use super::{auth, info, SystemServices};
+use super::{auth, info, metrics, watch, SystemServices};
 
 /// Every opcode `syscall` knows.
 pub const OPCODES: &[&str] = &[
@@ -33,9 +35,13 @@ pub const OPCODES: &[&str] = &[
     "charts.read",
     "charts.update",
     "charts.delete",
+    "specs.watch",
+    "values.watch",
+    "charts.watch",
     "namespaces.read",
     "kinds.read",
     "auth.check",
+    "metrics.read",
 ];
 
 /// The process key where `auth.check` leaves the namespaces a scoped token may reach.
@@ -65,7 +71,8 @@ pub fn reach(namespace: &str, process: &Process) -> Option<Vec<String>> {
 #[serde(deny_unknown_fields)]
 pub struct SyscallFields {
     /// The operation: `specs.create`, `specs.read`, `specs.update`, `specs.delete` (and the same for
-    /// `values` and `charts`), `namespaces.read`, `kinds.read`, or `auth.check`.
+    /// `values` and `charts`), `specs|values|charts.watch` (the reach check of a watch stream),
+    /// `namespaces.read`, `kinds.read`, `metrics.read`, or `auth.check`.
     pub opcode: String,
 }
 
@@ -146,6 +153,8 @@ impl Syscall {
                 Ok(input.clone())
             }
             ("namespaces", _) => info::namespaces(store, &scope, input),
+            ("metrics", _) => metrics::read(&self.services, &scope),
+            (r, "watch") => watch::check(&scope, r, input),
             ("kinds", _) => info::kinds(store, &*self.scheme()?, &scope, input),
             ("specs", v) => self.crud::<Spec>(v, &scope, input),
             ("values", v) => self.crud::<ValueResource>(v, &scope, input),

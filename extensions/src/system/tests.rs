@@ -154,7 +154,11 @@ async fn read_filters_and_an_unknown_id_is_null() {
     assert_eq!(only_a.as_array().unwrap().len(), 1);
     assert_eq!(only_a[0]["name"], "x");
     let id = created[1]["id"].as_str().unwrap();
-    assert_eq!(run(&read, json!({"id": id})).await.unwrap()["name"], "y");
+    assert_eq!(run(&read, json!({"id": id})).await.unwrap()[0]["name"], "y");
+    // uniflow's shape: a list of filters, each from one query value, joined.
+    let either = run(&read, json!([{"namespace": "a"}, {"id": id}])).await.unwrap();
+    assert_eq!(either.as_array().unwrap().len(), 2, "{either}");
+    assert_eq!(run(&read, json!([])).await.unwrap().as_array().unwrap().len(), 2);
     let unknown = uuid::Uuid::now_v7().to_string();
     assert_eq!(run(&read, json!({"id": unknown})).await.unwrap(), Json::Null);
     assert_eq!(run(&read, json!({"name": "nobody"})).await.unwrap(), json!([]));
@@ -210,8 +214,8 @@ async fn update_is_a_merge_patch_where_the_request_wins() {
     )
     .await
     .unwrap();
-    assert_eq!(out["code"], "new");
-    assert_eq!(out["annotations"], json!({"keep": "me"}));
+    assert_eq!(out[0]["code"], "new");
+    assert_eq!(out[0]["annotations"], json!({"keep": "me"}));
     let stored = h.store().specs(Some("a")).unwrap();
     assert_eq!(stored[0].fields["code"], "new");
     // By name, too; a patch that breaks the schema is refused and nothing changes.
@@ -258,7 +262,12 @@ async fn delete_takes_filters_and_an_unknown_id_is_not_found() {
     assert_eq!(err.kind(), ErrorKind::NotFound);
     let err = run(&delete, json!({})).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnsupportedValue);
-    let gone = run(&delete, json!({"namespace": "a"})).await.unwrap();
+    // A list of filters (uniflow's shape) needs a key in each; an empty list deletes nothing.
+    for bad in [json!([]), json!([{"namespace": "a"}, {"watch": "x"}])] {
+        let err = run(&delete, bad).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnsupportedValue);
+    }
+    let gone = run(&delete, json!([{"namespace": "a"}])).await.unwrap();
     assert_eq!(gone.as_array().unwrap().len(), 1);
     assert_eq!(h.store().specs(None).unwrap().len(), 1);
 }

@@ -528,3 +528,17 @@ async fn constant_languages_answer_within_any_timeout() {
         p.exit(None);
     }
 }
+
+#[tokio::test]
+async fn javascript_reads_an_errors_text_with_error_as_uniflow_scripts_do() {
+    let input = Value::Error(weir_engine::Error::new(
+        ErrorKind::UnsupportedType,
+        "body: expected an object",
+    ));
+    let code = "export default function (err) {\n  return { text: err.error(), kind: err.kind };\n}";
+    let out = run("javascript", code, input).await.unwrap();
+    assert_eq!(
+        out.to_json(),
+        serde_json::json!({"text": "body: expected an object", "kind": "unsupported type"})
+    );
+}

@@ -94,8 +94,12 @@ fn to_js_at<'js>(ctx: &Ctx<'js>, v: &Value, depth: usize) -> Result<Js<'js>, Err
             date.construct((ms,)).map_err(engine)?
         }
         Value::Error(e) => {
-            let ex = Exception::from_message(c, e.message()).map_err(engine)?;
+            let ex = Exception::from_message(c.clone(), e.message()).map_err(engine)?;
             ex.as_object().set("kind", e.kind().to_string()).map_err(engine)?;
+            // uniflow's scripts read an error's text with `err.error()` (Go's `Error()`).
+            let text = e.message().to_string();
+            let error = rquickjs::Function::new(c.clone(), move || text.clone()).map_err(engine)?;
+            ex.as_object().set("error", error).map_err(engine)?;
             ex.into_value()
         }
     })
