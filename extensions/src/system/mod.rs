@@ -5,7 +5,8 @@
 //!   `info.rs`, access tokens in `auth.rs`;
 //! - `signal` (`signal.rs`): subscribes to a channel topic (the store topics `specs`, `values`,
 //!   `charts` among them) and emits each event in a new process;
-//! - `job` (`jobs.rs`): starts, reads and cancels the host's jobs and streams their events.
+//! - `job` (`jobs.rs`): starts, reads and cancels the host's jobs and streams their events; also
+//!   NodeTool's run endpoint (`jobs_run.rs`) and WebSocket protocol (`jobs_ws.rs`).
 //!
 //! These kinds need the host's services (the store, the channels hub, the scheme). They hold them
 //! ([`SystemServices`]) and the host registers them with [`register`]; a scheme without them (`weir
@@ -23,6 +24,8 @@ use weir_symbols::Table;
 mod auth;
 mod info;
 mod jobs;
+mod jobs_run;
+mod jobs_ws;
 mod ops;
 mod resource;
 mod signal;
