@@ -176,6 +176,22 @@ route(api_routes, "GET", "/v1/jobs/:id", "jobs-get-id")
 route(api_routes, "GET", "/v1/jobs/:id/events", "jobs-events-id")
 route(api_routes, "DELETE", "/v1/jobs/:id", "jobs-delete-id")
 
+# NodeTool's interfaces to jobs (own block, to keep merges apart from the CRUD/watch/metrics edits):
+# POST /api/workflows/{id}/run with {"params": {NODE: VALUE}} (?stream=true: NDJSON events), and the
+# WebSocket command protocol at /ws. Both pass the token check like every API route.
+job("workflows-run", "run")  # out unconnected: the outputs, or the streamed events, are the reply
+js("workflows-run-post", ('export default function (args) {\n'
+                          '  const b = args.body;\n'
+                          '  if (b !== null && b !== undefined && (typeof b !== "object" || Array.isArray(b))) {\n'
+                          '    return "a JSON object {params: {NODE: VALUE}} is expected";\n'
+                          '  }\n'
+                          '  const q = args.query || {};\n'
+                          '  return { namespace: args.params.id, params: (b && b.params) || {}, stream: q.stream || null };\n'
+                          '}\n'), "workflows-run")
+route(api_routes, "POST", "/api/workflows/:id/run", "workflows-run-post")
+job("jobs-ws", "websocket")  # answers 101 and serves the connection itself
+route(api_routes, "GET", "/ws", "jobs-ws")
+
 # The token check, then the API router.
 syscall("auth", "auth.check", "api")
 api_ports = {}
@@ -255,6 +271,15 @@ events = op("The job's events after ?after=SEQ, as SSE (Accept: text/event-strea
             "after the job's last", 200, params=True)
 events["parameters"].append({"name": "after", "in": "query", "required": False, "schema": {"type": "integer"}})
 paths["/v1/jobs/{id}/events"] = {"get": events}
+wf_run = op("NodeTool: run the namespace {id} as a job with {params: {NODE: VALUE}}; its outputs by node, "
+            "or with ?stream=true its events as NDJSON", 200,
+            body={"type": "object", "properties": {"params": {"type": "object"}}})
+wf_run["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "stream", "in": "query", "required": False, "schema": {"type": "boolean"}}]
+paths["/api/workflows/{id}/run"] = {"post": wf_run}
+paths["/ws"] = {"get": {"summary": "NodeTool's WebSocket job protocol ({command, data}; JSON text or MessagePack "
+                        "binary frames): run_job, reconnect_job, cancel_job, get_status, stream_input, "
+                        "end_input_stream, set_mode", "responses": {"101": {"description": "switching protocols"}}}}
 kinds = op("Built-in kinds and the namespace's charts: JSON Schema, ports, docs", 200)
 kinds["parameters"] = [{"name": "namespace", "in": "query", "required": False, "schema": {"type": "string"}}]
 paths["/v1/kinds"] = {"get": kinds}

@@ -88,6 +88,14 @@ pub struct RunArgs {
     /// How to print events.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = RunOutput::Text)]
     pub output: RunOutput,
+
+    /// Run the job on this host (its system API, `http://HOST:PORT`) instead of in this process.
+    #[arg(long)]
+    pub server: Option<String>,
+
+    /// The access token for `--server` (also `WEIR_TOKEN`).
+    #[arg(long, env = "WEIR_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// Which resources a command is about.

@@ -11,6 +11,7 @@ mod host;
 mod output;
 mod resources;
 mod run;
+mod run_remote;
 mod runtimes;
 mod settings;
 mod store;

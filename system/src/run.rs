@@ -4,7 +4,8 @@
 //! was cancelled (Ctrl-C cancels it).
 //!
 //! The namespace is loaded from the store (plus `--from-specs`/`--from-values` files, stored first,
-//! as `weir start` does), run for the job, and closed after it.
+//! as `weir start` does), run for the job, and closed after it. With `--server URL` the job runs on
+//! that host instead, through its job API (`run_remote.rs`), printed the same way.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -79,8 +80,88 @@ fn line(e: &serde_json::Value) -> String {
     }
 }
 
+/// Prints a job's events as they come (`-o text` or `-o json`), then its result.
+pub(crate) struct Printer<W: Write> {
+    out: W,
+    output: RunOutput,
+    in_chunk: bool,
+    final_event: Option<serde_json::Value>,
+}
+
+impl<W: Write> Printer<W> {
+    pub fn new(out: W, output: RunOutput) -> Self {
+        Printer {
+            out,
+            output,
+            in_chunk: false,
+            final_event: None,
+        }
+    }
+
+    /// One event (flushed at once, so tokens show as they arrive).
+    pub fn event(&mut self, event: &serde_json::Value) -> std::io::Result<()> {
+        let out = &mut self.out;
+        match self.output {
+            RunOutput::Json => writeln!(out, "{event}")?,
+            RunOutput::Text => {
+                if event["type"] == "chunk" {
+                    if let Some(t) = event["content"].as_str() {
+                        write!(out, "{t}")?;
+                    } else {
+                        write!(out, "{}", event["content"])?;
+                    }
+                    self.in_chunk = true;
+                } else {
+                    if self.in_chunk {
+                        writeln!(out)?;
+                        self.in_chunk = false;
+                    }
+                    if event["type"] == "replay_incomplete" {
+                        let n = |k: &str| event[k].as_u64().unwrap_or(0);
+                        writeln!(
+                            out,
+                            "(events {}..{} were dropped)",
+                            n("asked") + 1,
+                            n("first_kept").saturating_sub(1)
+                        )?;
+                    } else {
+                        writeln!(out, "{}", line(event))?;
+                    }
+                }
+            }
+        }
+        out.flush()?;
+        if event["type"] == "job_update" {
+            self.final_event = Some(event.clone());
+        }
+        Ok(())
+    }
+
+    /// The job's status as its last `job_update` said.
+    pub fn status(&self) -> Option<&str> {
+        self.final_event.as_ref()?.get("status")?.as_str()
+    }
+
+    /// Prints the result (`-o text`).
+    pub fn finish(&mut self) -> anyhow::Result<()> {
+        if let (RunOutput::Text, Some(e)) = (self.output, &self.final_event) {
+            if let Some(result) = e.get("result") {
+                writeln!(self.out, "{}", serde_json::to_string_pretty(result)?)?;
+            }
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
 /// `weir run`.
 pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<JobStatus> {
+    if let Some(server) = &args.server {
+        if !args.from_specs.is_empty() || !args.from_values.is_empty() || !args.env.is_empty() {
+            bail!("--server runs the job on that host with its specs: --from-specs, --from-values and --env do not apply");
+        }
+        return crate::run_remote::run(args, server, input(args)?).await;
+    }
     let store = open_store(&settings.store)?;
     let namespace = args.namespace.clone();
     let files = StartArgs {
@@ -134,9 +215,7 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<JobStatu
     };
     let job = jobs.start(&namespace, vec![entry], kinds);
     let mut events = job.events(0);
-    let mut out = std::io::stdout().lock();
-    let mut in_chunk = false;
-    let mut final_event = None;
+    let mut printer = Printer::new(std::io::stdout().lock(), args.output);
     loop {
         let item = tokio::select! {
             item = events.next() => item,
@@ -148,41 +227,14 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<JobStatu
         let Some(item) = item else { break };
         let event = match item {
             Item::Event(_, e) => e,
-            Item::ReplayIncomplete { asked, first_kept } => {
-                writeln!(out, "(events {}..{} were dropped)", asked + 1, first_kept - 1)?;
-                continue;
-            }
+            Item::ReplayIncomplete { asked, first_kept } => std::sync::Arc::new(serde_json::json!({
+                "type": "replay_incomplete", "asked": asked, "first_kept": first_kept
+            })),
         };
-        match args.output {
-            RunOutput::Json => writeln!(out, "{event}")?,
-            RunOutput::Text => {
-                if event["type"] == "chunk" {
-                    if let Some(t) = event["content"].as_str() {
-                        write!(out, "{t}")?;
-                    } else {
-                        write!(out, "{}", event["content"])?;
-                    }
-                    in_chunk = true;
-                } else {
-                    if in_chunk {
-                        writeln!(out)?;
-                        in_chunk = false;
-                    }
-                    writeln!(out, "{}", line(&event))?;
-                }
-            }
-        }
-        out.flush()?;
-        if event["type"] == "job_update" {
-            final_event = Some(event);
-        }
+        printer.event(&event)?;
     }
-    if let (RunOutput::Text, Some(e)) = (args.output, &final_event) {
-        if let Some(result) = e.get("result") {
-            writeln!(out, "{}", serde_json::to_string_pretty(result)?)?;
-        }
-    }
-    drop(out);
+    printer.finish()?;
+    drop(printer);
     table
         .lock()
         .await

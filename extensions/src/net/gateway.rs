@@ -13,7 +13,6 @@ use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 use weir_codecs::codec::{CompileContext, Kind, Ports};
@@ -90,16 +89,6 @@ pub struct Gateway {
     slot: Mutex<Weak<NodeSlot>>,
 }
 
-/// The first value of a header in a payload's `header` map (names matched case-insensitively).
-fn header<'a>(request: &'a Value, name: &str) -> Option<&'a str> {
-    let headers = request.get("header")?.as_map()?;
-    let (_, v) = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))?;
-    match v {
-        Value::List(l) => l.first().and_then(Value::as_str),
-        v => v.as_str(),
-    }
-}
-
 impl Gateway {
     fn bad(&self, m: impl std::fmt::Display) -> Error {
         Error::new(ErrorKind::UnsupportedValue, format!("{}: {m}", self.label))
@@ -107,29 +96,8 @@ impl Gateway {
 
     /// Checks the request, takes its connection and answers `101`.
     async fn upgrade(&self, cx: &mut Cx, request: Value) -> Result<()> {
-        if request.as_map().is_none() {
-            return Err(self.bad(format!(
-                "expected an HTTP request on io, got {}",
-                request.type_name()
-            )));
-        }
-        let wants = header(&request, "Upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-        let key = header(&request, "Sec-WebSocket-Key").filter(|k| !k.trim().is_empty());
-        let (true, Some(key)) = (wants, key) else {
-            return Err(
-                self.bad("not a WebSocket upgrade request (Upgrade: websocket and Sec-WebSocket-Key)")
-            );
-        };
-        if header(&request, "Sec-WebSocket-Version").is_some_and(|v| v.trim() != "13") {
-            return Err(self.bad("unsupported Sec-WebSocket-Version; only 13 is"));
-        }
-        let accept = derive_accept_key(key.trim().as_bytes());
         let process = cx.process().clone();
-        let Some(pending) = upgrade::take(&process) else {
-            return Err(self.bad(
-                "the request cannot be upgraded: it did not come over HTTP/1.1 from a listener, or was taken already",
-            ));
-        };
+        let (pending, response) = upgrade::websocket(&request, &process).map_err(|m| self.bad(m))?;
         let slot = self.slot.lock().clone();
         let (label, conns, timeout, config) = (
             self.label.clone(),
@@ -172,10 +140,6 @@ impl Gateway {
             .await;
             process.exit(None);
         });
-        let response = Value::from(&serde_json::json!({
-            "status": 101,
-            "header": {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept},
-        }));
         cx.reply(response).await
     }
 }

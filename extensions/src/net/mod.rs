@@ -28,7 +28,7 @@ mod serve;
 #[cfg(test)]
 mod tests;
 pub mod tls;
-mod upgrade;
+pub(crate) mod upgrade;
 mod websocket;
 mod ws;
 

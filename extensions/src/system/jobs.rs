@@ -6,7 +6,10 @@
 //! - `cancel`: `{id}` cancels it and answers the job;
 //! - `events`: `{id, after?}` streams the job's events after sequence number `after` (one packet
 //!   each, as they come), ending after the job's last; events already dropped from the job's log
-//!   are announced by one `{type: "replay_incomplete", asked, first_kept}`.
+//!   are announced by one `{type: "replay_incomplete", asked, first_kept}`;
+//! - `run`: NodeTool's `POST /api/workflows/{id}/run` (`jobs_run.rs`);
+//! - `websocket`: takes a listener's upgrade request and speaks NodeTool's WebSocket command
+//!   protocol on the connection (`jobs_ws.rs`).
 //!
 //! Reach: as `syscall`: a `job` node in namespace X reaches X's jobs, one in `system` those of the
 //! request's token scope (or every namespace).
@@ -24,13 +27,14 @@ use weir_engine::{BoxedNode, Cx, Error, ErrorKind, Input, Node, OutPort, Process
 use super::SystemServices;
 
 /// The actions of `job`.
-pub const ACTIONS: &[&str] = &["create", "read", "cancel", "events"];
+pub const ACTIONS: &[&str] = &["create", "read", "cancel", "events", "run", "websocket"];
 
 /// The `job` kind's fields.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobFields {
-    /// `create`, `read`, `cancel` or `events`.
+    /// `create`, `read`, `cancel`, `events`, `run` (NodeTool's run, `jobs_run.rs`) or `websocket`
+    /// (NodeTool's WebSocket protocol, `jobs_ws.rs`).
     pub action: String,
 }
 
@@ -65,26 +69,30 @@ impl Kind for JobKind {
             ));
         }
         Ok(BoxedNode::new(JobNode {
-            services: self.services.clone(),
-            namespace: cx.namespace.to_string(),
+            api: JobsApi {
+                services: self.services.clone(),
+                namespace: cx.namespace.to_string(),
+            },
             action,
+            stop: tokio_util::sync::CancellationToken::new(),
         }))
     }
 }
 
 /// A compiled `job` node.
 pub struct JobNode {
-    services: Arc<SystemServices>,
-    namespace: String,
+    api: JobsApi,
     action: String,
+    /// Closes the WebSocket connections (`websocket`) when the node is unloaded.
+    stop: tokio_util::sync::CancellationToken,
 }
 
-fn bad(message: impl Into<String>) -> Error {
+pub(crate) fn bad(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::UnsupportedValue, message)
 }
 
 /// `input[key]`, null as absent; a list (a query parameter: `?after=3` is `["3"]`) as its last item.
-fn field<'a>(input: &'a Value, key: &str) -> Option<&'a Value> {
+pub(crate) fn field<'a>(input: &'a Value, key: &str) -> Option<&'a Value> {
     let v = match input {
         Value::Map(m) => m.get(key)?,
         _ => return None,
@@ -96,7 +104,7 @@ fn field<'a>(input: &'a Value, key: &str) -> Option<&'a Value> {
     (!matches!(v, Value::Null)).then_some(v)
 }
 
-fn text(input: &Value, key: &str) -> Result<Option<String>> {
+pub(crate) fn text(input: &Value, key: &str) -> Result<Option<String>> {
     match field(input, key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.to_string())),
@@ -107,7 +115,7 @@ fn text(input: &Value, key: &str) -> Result<Option<String>> {
     }
 }
 
-fn number(input: &Value, key: &str) -> Result<Option<u64>> {
+pub(crate) fn number(input: &Value, key: &str) -> Result<Option<u64>> {
     match field(input, key) {
         None => Ok(None),
         Some(Value::Int(i)) if *i >= 0 => Ok(Some(*i as u64)),
@@ -123,27 +131,115 @@ fn number(input: &Value, key: &str) -> Result<Option<u64>> {
     }
 }
 
-impl JobNode {
-    fn may_reach(&self, process: &Process, namespace: &str) -> bool {
+/// What the job actions share: the host's jobs, and the reach of the node's namespace.
+#[derive(Clone)]
+pub(crate) struct JobsApi {
+    pub services: Arc<SystemServices>,
+    /// The namespace of the node serving the request.
+    pub namespace: String,
+}
+
+/// One entry of a job to start: a node, its in port, what to write first, whether it stays open.
+pub(crate) struct EntryRequest {
+    pub node: String,
+    pub port: usize,
+    pub inputs: Vec<Value>,
+    pub open: bool,
+}
+
+/// `in` or `in[N]` as a port index.
+pub(crate) fn in_port(namespace: &str, p: Option<&str>) -> Result<usize> {
+    match p {
+        None | Some("in") => Ok(0),
+        Some(p) => p
+            .strip_prefix("in[")
+            .and_then(|r| r.strip_suffix(']'))
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| {
+                bad(format!(
+                    "namespace \"{namespace}\": field \"port\": {p:?} is not an in port (in, in[N])"
+                ))
+            }),
+    }
+}
+
+impl JobsApi {
+    pub fn may_reach(&self, process: &Process, namespace: &str) -> bool {
         super::syscall::reach(&self.namespace, process).is_none_or(|r| r.iter().any(|n| n == namespace))
     }
 
-    /// The job named by `input.id`, within reach.
-    fn job(&self, process: &Process, input: &Value) -> Result<Arc<Job>> {
-        let Some(id) = text(input, "id")? else {
-            return Err(bad("field \"id\": a job id is required"));
-        };
+    /// The job `id`, within reach.
+    pub fn find(&self, process: &Process, id: &str) -> Result<Arc<Job>> {
         let uuid =
-            uuid::Uuid::parse_str(&id).map_err(|_| bad(format!("field \"id\": {id:?} is not a job id")))?;
+            uuid::Uuid::parse_str(id).map_err(|_| bad(format!("field \"id\": {id:?} is not a job id")))?;
         match self.services.jobs.get(uuid) {
             Some(job) if self.may_reach(process, job.namespace()) => Ok(job),
             _ => Err(Error::new(ErrorKind::NotFound, format!("job {id}: not found"))),
         }
     }
 
+    /// Starts a job in `namespace` through `entries` (at least one), checking reach and names.
+    pub async fn start(
+        &self,
+        process: &Process,
+        namespace: &str,
+        entries: Vec<EntryRequest>,
+    ) -> Result<Arc<Job>> {
+        if !self.may_reach(process, namespace) {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                format!("namespace \"{namespace}\": out of this request's reach"),
+            ));
+        }
+        if entries.is_empty() {
+            return Err(bad(format!(
+                "namespace \"{namespace}\": no entry node given: name at least one node to run"
+            )));
+        }
+        let Some(table) = self.services.table(namespace) else {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("namespace \"{namespace}\": not running on this host"),
+            ));
+        };
+        let t = table.lock().await;
+        let kinds: HashMap<String, String> = t.kinds();
+        let mut job_entries = Vec::with_capacity(entries.len());
+        for e in entries {
+            let Some(slot) = t.slot(&e.node) else {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "namespace \"{namespace}\": field \"node\": no spec named \"{}\"",
+                        e.node
+                    ),
+                ));
+            };
+            job_entries.push(JobEntry {
+                node: e.node,
+                slot,
+                port: e.port,
+                inputs: e.inputs,
+                open: e.open,
+            });
+        }
+        drop(t);
+        Ok(self.services.jobs.start(namespace, job_entries, kinds))
+    }
+}
+
+impl JobNode {
+    /// The job named by `input.id`, within reach.
+    fn job(&self, process: &Process, input: &Value) -> Result<Arc<Job>> {
+        let Some(id) = text(input, "id")? else {
+            return Err(bad("field \"id\": a job id is required"));
+        };
+        self.api.find(process, &id)
+    }
+
     async fn create(&self, process: &Process, input: &Value) -> Result<Value> {
-        let namespace = text(input, "namespace")?.unwrap_or_else(|| self.namespace.clone());
-        if !self.may_reach(process, &namespace) {
+        let namespace = text(input, "namespace")?.unwrap_or_else(|| self.api.namespace.clone());
+        if !self.api.may_reach(process, &namespace) {
             return Err(Error::new(
                 ErrorKind::Forbidden,
                 format!("namespace \"{namespace}\": out of this request's reach"),
@@ -154,44 +250,14 @@ impl JobNode {
                 "namespace \"{namespace}\": field \"node\": the name of the node to run is required"
             )));
         };
-        let port = match text(input, "port")?.as_deref() {
-            None | Some("in") => 0,
-            Some(p) => p
-                .strip_prefix("in[")
-                .and_then(|r| r.strip_suffix(']'))
-                .and_then(|n| n.parse().ok())
-                .ok_or_else(|| {
-                    bad(format!(
-                        "namespace \"{namespace}\": field \"port\": {p:?} is not an in port (in, in[N])"
-                    ))
-                })?,
-        };
-        let Some(table) = self.services.table(&namespace) else {
-            return Err(Error::new(
-                ErrorKind::NotFound,
-                format!("namespace \"{namespace}\": not running on this host"),
-            ));
-        };
-        let (slot, kinds) = {
-            let t = table.lock().await;
-            let slot = t.slot(&node);
-            let kinds: HashMap<String, String> = t.kinds();
-            (slot, kinds)
-        };
-        let Some(slot) = slot else {
-            return Err(Error::new(
-                ErrorKind::NotFound,
-                format!("namespace \"{namespace}\": field \"node\": no spec named \"{node}\""),
-            ));
-        };
-        let entry = JobEntry {
+        let port = in_port(&namespace, text(input, "port")?.as_deref())?;
+        let entry = EntryRequest {
             node,
-            slot,
             port,
             inputs: vec![field(input, "input").cloned().unwrap_or_default()],
             open: false,
         };
-        let job = self.services.jobs.start(&namespace, vec![entry], kinds);
+        let job = self.api.start(process, &namespace, vec![entry]).await?;
         Ok(Value::map([("id", Value::from(job.id().to_string()))]))
     }
 
@@ -204,11 +270,12 @@ impl JobNode {
             };
         }
         Ok(Value::list(
-            self.services
+            self.api
+                .services
                 .jobs
                 .list()
                 .into_iter()
-                .filter(|j| self.may_reach(process, j.namespace()))
+                .filter(|j| self.api.may_reach(process, j.namespace()))
                 .map(|j| Value::from(j.info())),
         ))
     }
@@ -223,19 +290,28 @@ impl JobNode {
                 _ = process.done() => return Err(process.ended_error()),
                 item = cursor.next() => item,
             };
-            let value = match item {
-                None => return Ok(()),
-                Some(Item::Event(_, e)) => Value::from((*e).clone()),
-                Some(Item::ReplayIncomplete { asked, first_kept }) => Value::map([
-                    ("type", Value::from("replay_incomplete")),
-                    ("job_id", Value::from(job.id().to_string())),
-                    ("asked", Value::from(asked as i64)),
-                    ("first_kept", Value::from(first_kept as i64)),
-                ]),
-            };
+            let Some(item) = item else { return Ok(()) };
+            let value = event_value(&job, item);
             cx.emit(OutPort::OUT, value).await?;
         }
     }
+}
+
+/// An item of a job's log as a packet: the event, or `{type: "replay_incomplete", job_id, asked,
+/// first_kept}`.
+pub(crate) fn event_value(job: &Job, item: Item) -> Value {
+    match item {
+        Item::Event(_, e) => Value::from(&*e),
+        Item::ReplayIncomplete { asked, first_kept } => {
+            Value::from(&replay_incomplete(job, asked, first_kept))
+        }
+    }
+}
+
+/// What a reader is told when the events it asked for were dropped.
+pub(crate) fn replay_incomplete(job: &Job, asked: u64, first_kept: u64) -> serde_json::Value {
+    serde_json::json!({"type": "replay_incomplete", "job_id": job.id().to_string(),
+                       "asked": asked, "first_kept": first_kept})
 }
 
 impl Node for JobNode {
@@ -259,7 +335,13 @@ impl Node for JobNode {
                 job.cancel();
                 cx.emit(OutPort::OUT, Value::from(job.info())).await
             }
+            "run" => super::jobs_run::run(&self.api, cx, &process, &value).await,
+            "websocket" => super::jobs_ws::upgrade(&self.api, &self.stop, cx, value).await,
             _ => self.events(cx, &process, &value).await,
         }
+    }
+
+    fn on_unload(&self) {
+        self.stop.cancel();
     }
 }

@@ -8,7 +8,8 @@
 //!   `charts` among them) and emits each event in a new process;
 //! - `publish` (`publish.rs`) and `subscribe` (`subscribe.rs`, `signal`'s node under the channels'
 //!   name): a namespace's own publish/subscribe topics;
-//! - `job` (`jobs.rs`): starts, reads and cancels the host's jobs and streams their events.
+//! - `job` (`jobs.rs`): starts, reads and cancels the host's jobs and streams their events; also
+//!   NodeTool's run endpoint (`jobs_run.rs`) and WebSocket protocol (`jobs_ws.rs`).
 //!
 //! These kinds need the host's services (the store, the channels hub, the scheme). They hold them
 //! ([`SystemServices`]) and the host registers them with [`register`]; a scheme without them (`weir
@@ -28,6 +29,8 @@ mod auth;
 mod channel_tests;
 mod info;
 mod jobs;
+mod jobs_run;
+mod jobs_ws;
 mod metrics;
 mod ops;
 mod publish;
