@@ -49,7 +49,10 @@ struct Host(Child);
 
 impl Drop for Host {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
         let _ = self.0.wait();
     }
 }
@@ -59,8 +62,21 @@ fn start(server: &TokenServer) -> (Host, SocketAddr) {
     let base = format!("LLM_BASE_URL={}", server.base_url());
     let mut child = Command::new(weir_bin())
         .current_dir(weir_tests::root())
-        .args(["start", "--store", "memory://", "--system-addr", "127.0.0.1:0", "--log-level", "warn"])
-        .args(["--from-specs", "examples/llm-stream.yaml", "--from-specs", app.to_str().unwrap()])
+        .args([
+            "start",
+            "--store",
+            "memory://",
+            "--system-addr",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+        ])
+        .args([
+            "--from-specs",
+            "examples/llm-stream.yaml",
+            "--from-specs",
+            app.to_str().unwrap(),
+        ])
         .args(["--env", "PORT=0", "--env", &base])
         .stdout(Stdio::piped())
         .spawn()
@@ -83,7 +99,9 @@ impl Client {
     async fn connect(addr: SocketAddr) -> Client {
         let tcp = TcpStream::connect(addr).await.unwrap();
         tcp.set_nodelay(true).unwrap();
-        let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), tcp).await.unwrap();
+        let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), tcp)
+            .await
+            .unwrap();
         Client(ws)
     }
 
@@ -119,7 +137,11 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 
 async fn latency(addr: SocketAddr) {
     let mut c = Client::connect(addr).await;
-    c.send("run_job", json!({"workflow_id": "app", "stream_inputs": ["pass"]})).await;
+    c.send(
+        "run_job",
+        json!({"workflow_id": "app", "stream_inputs": ["pass"]}),
+    )
+    .await;
     let reply = c.recv().await;
     let id = reply["job_id"].clone();
     let mut rtt = Vec::with_capacity(SAMPLES);
@@ -127,19 +149,24 @@ async fn latency(addr: SocketAddr) {
     for i in 0..SAMPLES + 100 {
         let t0 = Instant::now();
         c.send("get_status", json!({"job_id": id})).await;
-        c.until(|m| m.get("status").is_some() && m.get("type").is_none()).await;
+        c.until(|m| m.get("status").is_some() && m.get("type").is_none())
+            .await;
         let took = t0.elapsed();
         let t0 = Instant::now();
-        c.send("stream_input", json!({"job_id": id, "input": "pass", "value": i})).await;
-        c.until(|m| m["type"] == "output_update" && m["value"] == json!(i)).await;
+        c.send("stream_input", json!({"job_id": id, "input": "pass", "value": i}))
+            .await;
+        c.until(|m| m["type"] == "output_update" && m["value"] == json!(i))
+            .await;
         let event = t0.elapsed();
         if i >= 100 {
             rtt.push(took);
             to_event.push(event);
         }
     }
-    c.send("end_input_stream", json!({"job_id": id, "input": "pass"})).await;
-    c.until(|m| m["type"] == "job_update" && m["status"] == "completed").await;
+    c.send("end_input_stream", json!({"job_id": id, "input": "pass"}))
+        .await;
+    c.until(|m| m["type"] == "job_update" && m["status"] == "completed")
+        .await;
     report("ws_command_rtt", rtt);
     report("ws_input_to_event", to_event);
 }
@@ -149,7 +176,11 @@ async fn cancels(addr: SocketAddr, server: &'static TokenServer) {
     let mut to_event = Vec::new();
     let mut to_close = Vec::new();
     for _ in 0..CANCELS {
-        c.send("run_job", json!({"workflow_id": "default", "params": {"llm": {"prompt": "go"}}})).await;
+        c.send(
+            "run_job",
+            json!({"workflow_id": "default", "params": {"llm": {"prompt": "go"}}}),
+        )
+        .await;
         let id = c.recv().await["job_id"].clone();
         c.until(|m| m["type"] == "chunk").await;
         let before = server.closed_early();
@@ -161,9 +192,15 @@ async fn cancels(addr: SocketAddr, server: &'static TokenServer) {
             t0.elapsed()
         });
         c.send("cancel_job", json!({"job_id": id})).await;
-        c.until(|m| m["type"] == "job_update" && m["status"] == "cancelled").await;
+        c.until(|m| m["type"] == "job_update" && m["status"] == "cancelled")
+            .await;
         to_event.push(t0.elapsed());
-        to_close.push(tokio::time::timeout(Duration::from_secs(10), close).await.unwrap().unwrap());
+        to_close.push(
+            tokio::time::timeout(Duration::from_secs(10), close)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
     report("cancel_to_event", to_event);
     report("cancel_to_close", to_close);
