@@ -188,32 +188,10 @@ impl LaneWriter {
         Poll::Pending
     }
 
-    /// Moves every reply frame that has arrived into `out` with one lock. Ready(true) when frames
-    /// moved, Ready(false) when no reply is owed, Pending (the task registered) otherwise.
-    pub fn poll_frames(&mut self, cx: &mut Context<'_>, out: &mut VecDeque<Frame>) -> Poll<bool> {
-        let mut s = self.shared.state.lock();
-        if !s.back.is_empty() {
-            out.extend(s.back.drain(..));
-            return Poll::Ready(true);
-        }
-        if s.unanswered == 0 {
-            return Poll::Ready(false);
-        }
-        if let Some(e) = s.failed.clone() {
-            for _ in 0..s.unanswered {
-                out.push_back(Frame::Err(e.clone()));
-            }
-            s.unanswered = 0;
-            return Poll::Ready(true);
-        }
-        if !s.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            s.writer = Some(cx.waker().clone());
-        }
-        Poll::Pending
-    }
-
-    /// Like [`Self::poll_frames`] but registers nothing: `None` when frames are owed and none has
-    /// arrived. For a session, which is woken through the [`Wake`] given to [`Self::set_wake`].
+    /// Moves every reply frame that has arrived into `out` with one lock, and registers nothing:
+    /// `Some(true)` when frames moved, `Some(false)` when no reply is owed, `None` when frames are
+    /// owed and none has arrived. For a session, which is woken through the [`Wake`] given to
+    /// [`Self::set_wake`].
     pub(crate) fn take_frames(&mut self, out: &mut VecDeque<Frame>) -> Option<bool> {
         if !self.shared.ready.0.load(Ordering::Acquire) {
             // Nothing arrived since the last look (a failure sets `ready` too): no lock taken.
@@ -239,12 +217,9 @@ impl LaneWriter {
     }
 
     /// Has `wake` notified whenever reply frames or a failure arrive on this lane.
+    /// Called as the lane opens: what arrives before it (a failure) has set `ready` already.
     pub(crate) fn set_wake(&mut self, wake: Arc<Wake>) {
-        let mut s = self.shared.state.lock();
-        if !s.back.is_empty() || s.failed.is_some() {
-            wake.mark();
-        }
-        s.wake = Some(wake);
+        self.shared.state.lock().wake = Some(wake);
     }
 
     /// The next reply frame if one is there now.

@@ -79,6 +79,13 @@ impl fmt::Debug for ProcessId {
     }
 }
 
+/// A watching session's wake-up, if it still serves the process it watched (a session that has
+/// moved on to another process is left alone).
+fn serving((wake, serve): &(Weak<Wake>, u64)) -> Option<Arc<Wake>> {
+    wake.upgrade()
+        .filter(|w| w.serving.load(Ordering::Acquire) == *serve)
+}
+
 type Hook = Box<dyn FnOnce(Option<&Error>) + Send>;
 
 /// One execution. Shared as `Arc<Process>` by every task that works for it.
@@ -208,14 +215,8 @@ impl Process {
         self.done.store(true, Ordering::SeqCst);
         self.ended.notify_waiters();
         let watchers = std::mem::take(&mut *self.watchers.lock());
-        for (w, serve) in &watchers {
-            // A session that has moved on to another process is left alone.
-            if let Some(w) = w
-                .upgrade()
-                .filter(|w| w.serving.load(Ordering::Acquire) == *serve)
-            {
-                w.notify();
-            }
+        for w in watchers.iter().filter_map(serving) {
+            w.notify();
         }
     }
 
@@ -228,10 +229,7 @@ impl Process {
             // A request passes through a handful of nodes: room for them at once.
             watchers.reserve(8);
         } else if watchers.len() >= 16 && watchers.len().is_power_of_two() {
-            watchers.retain(|(w, n)| {
-                w.upgrade()
-                    .is_some_and(|w| w.serving.load(Ordering::Acquire) == *n)
-            });
+            watchers.retain(|w| serving(w).is_some());
         }
         watchers.push((Arc::downgrade(wake), serve));
     }

@@ -51,11 +51,6 @@ impl Wake {
         self.flag.load(Ordering::Acquire) && self.flag.swap(false, Ordering::AcqRel)
     }
 
-    /// Sets the flag without waking anyone: the session will look at its lanes on its next pass.
-    pub(crate) fn mark(&self) {
-        self.flag.store(true, Ordering::Release);
-    }
-
     /// Makes `waker` the one woken by the next notice. `cache` is the caller's copy of the waker it
     /// registered last, so an unchanged waker (the usual case: a session is one task) costs no lock.
     pub(crate) fn register(&self, cache: &mut Option<Waker>, waker: &Waker) {

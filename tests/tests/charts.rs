@@ -5,25 +5,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use weir_tests::http::get;
-use weir_tests::{run, sqlite_store, Weir};
+use weir_tests::{eventually, run, sqlite_store, Weir};
 
 const UP: Duration = Duration::from_secs(60);
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Retries `f` until it returns `Some`, for at most [`WAIT`].
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "not within {WAIT:?}: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn greeter(greeting: &str) -> String {
     format!(
@@ -46,7 +34,7 @@ fn a_chart_applied_to_a_running_host_activates_its_specs_and_a_changed_chart_cha
         "PORT=0",
     ]);
     // The spec of kind `greeter` is a placeholder: its status says why.
-    eventually("hello is recorded as inactive", || {
+    eventually("hello is recorded as inactive", WAIT, || {
         let out = run(&["get", "specs", "hello", "--store", &store], None);
         out.stdout
             .contains("field \"kind\": unknown kind \"greeter\"")
@@ -67,7 +55,7 @@ fn a_chart_applied_to_a_running_host_activates_its_specs_and_a_changed_chart_cha
     );
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout, "chart default/greeter configured\n");
-    eventually("the answer becomes bonjour", || {
+    eventually("the answer becomes bonjour", WAIT, || {
         (get(addr, "/").ok()?.body == "bonjour, ada").then_some(())
     });
 

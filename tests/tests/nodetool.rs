@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value as Json};
@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use weir_extensions::ai::token_server::{Script, TokenServer};
 use weir_tests::http::request;
-use weir_tests::{temp_file, Weir, CHAIN};
+use weir_tests::{eventually, temp_file, Weir, CHAIN};
 
 const UP: Duration = Duration::from_secs(60);
 /// Only a guard against hangs.
@@ -170,11 +170,7 @@ fn job_status(addr: SocketAddr, id: &str) -> String {
 }
 
 fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "no {what} within {WAIT:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    eventually(what, WAIT, || cond().then_some(()));
 }
 
 fn run_llm() -> Json {

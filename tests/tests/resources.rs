@@ -8,25 +8,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use weir_tests::http::get;
-use weir_tests::{binary, root, run, sqlite_store, temp_file, Weir};
+use weir_tests::{binary, eventually, root, run, sqlite_store, temp_file, Weir};
 
 const UP: Duration = Duration::from_secs(60);
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Retries `f` until it returns `Some`, for at most [`WAIT`].
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "not within {WAIT:?}: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn weir(args: &[&str], store: &str) -> weir_tests::Finished {
     let mut all = args.to_vec();
@@ -62,14 +50,14 @@ fn a_snippet_applied_from_a_second_process_changes_the_answer() {
     let out = run(&["apply", "specs", "-f", "-", "--store", &store], Some(PANG));
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout, "spec default/pong configured\n");
-    eventually("the answer becomes pang", || {
+    eventually("the answer becomes pang", WAIT, || {
         (get(addr, "/ping").ok()?.body == "pang").then_some(())
     });
 
     // The host records each spec's status; `get` shows it.
     let broken = "- kind: no-such-kind\n  name: broken\n";
     assert!(run(&["apply", "specs", "-f", "-", "--store", &store], Some(broken)).ok());
-    let table = eventually("broken is recorded as inactive", || {
+    let table = eventually("broken is recorded as inactive", WAIT, || {
         let out = weir(&["get", "specs"], &store);
         out.stdout.contains("inactive").then_some(out.stdout)
     });
@@ -262,7 +250,7 @@ fn a_host_without_n_starts_and_stops_namespaces_as_they_are_applied_and_deleted(
         3,
         "{out:?}"
     );
-    eventually("fresh stops serving", || {
+    eventually("fresh stops serving", WAIT, || {
         get(fresh, "/ping").is_err().then_some(())
     });
     assert_eq!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
 use weir_tests::http::request;
-use weir_tests::{binary, root, temp_file, Weir};
+use weir_tests::{binary, eventually, root, temp_file, Weir};
 
 const UP: Duration = Duration::from_secs(60);
 const SETTLE: Duration = Duration::from_secs(20);
@@ -47,18 +47,6 @@ fn call(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: O
     (r.status, parsed)
 }
 
-/// Polls `f` until it returns `Some`, within a generous deadline.
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {SETTLE:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn app_specs() -> Json {
     json!([
         {"kind": "listener", "namespace": "app", "name": "l", "protocol": "http", "host": "127.0.0.1",
@@ -88,7 +76,7 @@ fn specs_created_over_http_serve_and_a_patched_snippet_changes_its_answer() {
         (200, Some("bye")),
         "{patched}"
     );
-    eventually("the patched snippet answers", || {
+    eventually("the patched snippet answers", SETTLE, || {
         (weir_tests::http::get(app, "/").ok()?.body == "bye").then_some(())
     });
 
@@ -96,7 +84,7 @@ fn specs_created_over_http_serve_and_a_patched_snippet_changes_its_answer() {
     assert_eq!((status, one["name"].as_str()), (200, Some("hi")));
     let (status, list) = call(sys, "GET", "/v1/specs?namespace=app", None, None);
     assert_eq!((status, list.as_array().map(Vec::len)), (200, Some(2)));
-    eventually("the namespace reports its specs active", || {
+    eventually("the namespace reports its specs active", SETTLE, || {
         let (_, ns) = call(sys, "GET", "/v1/namespaces", None, None);
         let app = ns.as_array()?.iter().find(|n| n["name"] == "app")?.clone();
         app["specs"]
@@ -262,7 +250,7 @@ fn a_route_added_to_system_live_answers() {
         Some(json!({"routes": routes, "ports": ports})),
     );
     assert_eq!(status, 200, "{body}");
-    eventually("the new route answers", || {
+    eventually("the new route answers", SETTLE, || {
         let r = weir_tests::http::get(sys, "/hello").ok()?;
         (r.status == 200 && r.body == "hi from system").then_some(())
     });
@@ -323,7 +311,7 @@ fn a_signal_sees_its_namespaces_store_changes_only() {
     let probe = |name: &str, ns: &str| json!({"kind": "snippet", "namespace": ns, "name": name, "language": "text", "code": "x"});
     // Changes keep coming until the signal is loaded and reports one.
     let mut n = 0;
-    eventually("the signal reports a change in app", || {
+    eventually("the signal reports a change in app", SETTLE, || {
         n += 1;
         call(
             sys,
@@ -341,7 +329,7 @@ fn a_signal_sees_its_namespaces_store_changes_only() {
     );
     let (status, _) = call(sys, "DELETE", "/v1/specs?namespace=app&name=probe-1", None, None);
     assert_eq!(status, 204);
-    eventually("the delete is reported", || {
+    eventually("the delete is reported", SETTLE, || {
         std::fs::read_to_string(&log)
             .ok()?
             .contains("delete app specs")

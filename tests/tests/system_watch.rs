@@ -11,7 +11,7 @@ use serde_json::{json, Value as Json};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::{Message, WebSocket};
 use weir_tests::http::request;
-use weir_tests::{temp_file, Weir};
+use weir_tests::{eventually, temp_file, Weir};
 
 const UP: Duration = Duration::from_secs(60);
 /// Guards reads against hangs only.
@@ -210,18 +210,6 @@ fn metrics(addr: SocketAddr, token: &str) -> String {
     r.body
 }
 
-/// Polls `f` until it returns `Some` (generous deadline, guards against hangs only).
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(std::time::Instant::now() < deadline, "{what}: not in time");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn an_http_node_outside_system_is_refused_the_system_address_which_sees_nothing() {
     let (mut weir, sys) = start_in("default");
@@ -276,7 +264,7 @@ fn metrics_count_specs_by_status_jobs_and_requests_within_the_tokens_reach() {
     ]);
     let (status, body) = call(sys, "POST", "/v1/specs", admin, Some(specs));
     assert_eq!(status, 201, "{body}");
-    let text = eventually("app's specs have a status", || {
+    let text = eventually("app's specs have a status", Duration::from_secs(20), || {
         let t = metrics(sys, admin);
         (metric(&t, "weir_specs", "namespace=\"app\",status=\"active\"") == Some(1)
             && metric(&t, "weir_specs", "namespace=\"app\",status=\"inactive\"") == Some(1))
@@ -306,7 +294,7 @@ fn metrics_count_specs_by_status_jobs_and_requests_within_the_tokens_reach() {
         Some(json!({"node": "double", "input": 21})),
     );
     assert_eq!(status, 201, "{job}");
-    eventually("the job is counted completed", || {
+    eventually("the job is counted completed", Duration::from_secs(20), || {
         metric(
             &metrics(sys, admin),
             "weir_jobs",

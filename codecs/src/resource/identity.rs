@@ -14,8 +14,9 @@ pub trait Identity {
     fn name(&self) -> Option<&str>;
 }
 
+/// Implements [`Identity`] for a resource with `id` and `namespace` fields; the expression after `|r|` reads its name.
 macro_rules! identity {
-    ($t:ty) => {
+    ($t:ty, |$r:ident| $name:expr) => {
         impl Identity for $t {
             fn id(&self) -> Option<Uuid> {
                 self.id
@@ -27,26 +28,14 @@ macro_rules! identity {
                 &self.namespace
             }
             fn name(&self) -> Option<&str> {
-                self.name.as_deref()
+                let $r = self;
+                $name
             }
         }
     };
 }
 
-identity!(Spec);
-identity!(ValueResource);
-
-impl Identity for Chart {
-    fn id(&self) -> Option<Uuid> {
-        self.id
-    }
-    fn set_id(&mut self, id: Uuid) {
-        self.id = Some(id);
-    }
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-    fn name(&self) -> Option<&str> {
-        Some(self.name.as_str()).filter(|n| !n.is_empty())
-    }
-}
+identity!(Spec, |s| s.name.as_deref());
+identity!(ValueResource, |v| v.name.as_deref());
+// A chart's empty name counts as none.
+identity!(Chart, |c| Some(c.name.as_str()).filter(|n| !n.is_empty()));

@@ -10,91 +10,17 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde_json::json;
 use tokio::sync::Semaphore;
-use weir_codecs::codec::{CompileContext, Scheme};
+use weir_codecs::codec::CompileContext;
 use weir_codecs::resource::{parse_specs, Format};
-use weir_engine::channel::Channels;
-use weir_engine::testing::{eventually, Collect, Graph};
-use weir_engine::{BoxedNode, Cx, Input, Node, NodeRuntime, NodeSlot, OutPort, Process, Result, Value};
-use weir_loader::{MemoryStore, Store};
+use weir_engine::testing::{eventually, Collect};
+use weir_engine::{Cx, Input, Node, NodeSlot, OutPort, Process, Result, Value};
 use weir_symbols::{HostEnv, Status, Table};
 
-use super::{register, SystemServices};
+use super::test_host::{host, Host};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-struct Host {
-    services: Arc<SystemServices>,
-    scheme: Arc<Scheme>,
-    graph: Graph,
-    loaded: Vec<BoxedNode>,
-    next: usize,
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        for n in &self.loaded {
-            n.unload();
-        }
-        self.graph.clear();
-    }
-}
-
-/// A host whose subscribers queue up to `queue` messages each.
-fn host(queue: usize) -> Host {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let services = SystemServices::new(store, Channels::new(queue));
-    let mut scheme = crate::scheme();
-    register(&mut scheme, services.clone());
-    let scheme = Arc::new(scheme);
-    services.set_scheme(&scheme);
-    Host {
-        services,
-        scheme,
-        graph: Graph::new(),
-        loaded: Vec::new(),
-        next: 0,
-    }
-}
-
 impl Host {
-    /// Compiles and loads a `kind` spec of `namespace`, its `out` and `error` linked as given.
-    fn load(
-        &mut self,
-        namespace: &str,
-        kind: &str,
-        fields: serde_json::Value,
-        out: Option<&Arc<NodeSlot>>,
-        error: Option<&Arc<NodeSlot>>,
-    ) -> Arc<NodeSlot> {
-        let name = format!("{kind}{}", self.next);
-        self.next += 1;
-        let node = self
-            .scheme
-            .get(kind)
-            .unwrap()
-            .compile(&fields, &CompileContext::new(namespace, &name))
-            .unwrap();
-        let mut rt = NodeRuntime::from_boxed(name.as_str(), node.clone());
-        if let Some(t) = out {
-            rt = rt.link(OutPort::OUT, t, 0);
-        }
-        if let Some(t) = error {
-            rt = rt.link(OutPort::Error, t, 0);
-        }
-        let slot = self.graph.slot(&name);
-        slot.install(rt);
-        node.load(&slot).unwrap();
-        self.loaded.push(node);
-        slot
-    }
-
-    fn sink(&mut self) -> (Arc<NodeSlot>, Collect) {
-        let c = Collect::default();
-        let name = format!("sink{}", self.next);
-        self.next += 1;
-        (self.graph.add(&name, c.clone(), &[]), c)
-    }
-
     fn subscribers(&self, namespace: &str, topic: &str) -> usize {
         self.services
             .channels

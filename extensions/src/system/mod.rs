@@ -39,6 +39,8 @@ mod signal;
 mod subscribe;
 mod syscall;
 #[cfg(test)]
+mod test_host;
+#[cfg(test)]
 mod tests;
 mod watch;
 
@@ -47,7 +49,7 @@ pub use jobs::{JobFields, JobKind};
 pub use publish::{PublishFields, PublishKind, STORE_TOPICS};
 pub use resource::MASK;
 pub use signal::{SignalFields, SignalKind};
-pub use subscribe::{SubscribeFields, SubscribeKind};
+pub use subscribe::SubscribeKind;
 pub use syscall::{SyscallFields, SyscallKind, OPCODES, SCOPE_KEY};
 pub use watch::REACH_KEY;
 

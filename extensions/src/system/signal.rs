@@ -31,8 +31,8 @@ const LAG_PORT: usize = 1;
 pub struct SignalFields {
     /// The topic: `specs`, `values`, `charts` (store changes) or any channel name.
     pub topic: String,
-    /// The namespace whose topic to follow; default the signal's own. Only a signal in `system` may
-    /// name another namespace.
+    /// The namespace whose topic to follow; default the spec's own. Only a spec in `system` may name
+    /// another namespace.
     #[serde(default)]
     pub namespace: Option<String>,
 }
@@ -57,13 +57,23 @@ impl Kind for SignalKind {
     }
 
     fn compile(&self, fields: SignalFields, cx: &CompileContext<'_>) -> Result<BoxedNode, FieldIssue> {
-        let topic = resolve_topic(
-            &self.services.channels.scope(cx.namespace),
-            &fields.topic,
-            fields.namespace.as_deref(),
-        )?;
-        Ok(BoxedNode::new(Signal::new(topic, Self::KIND, cx)))
+        compile_follower(&self.services, &fields, Self::KIND, cx)
     }
+}
+
+/// The node of a spec that follows a topic: `signal`'s, and `subscribe`'s under that name.
+pub(super) fn compile_follower(
+    services: &SystemServices,
+    fields: &SignalFields,
+    kind: &'static str,
+    cx: &CompileContext<'_>,
+) -> Result<BoxedNode, FieldIssue> {
+    let topic = resolve_topic(
+        &services.channels.scope(cx.namespace),
+        &fields.topic,
+        fields.namespace.as_deref(),
+    )?;
+    Ok(BoxedNode::new(Signal::new(topic, kind, cx)))
 }
 
 /// The topic a spec names: `topic` of its own namespace, or of `namespace` when given (which only

@@ -7,28 +7,14 @@
 
 use std::sync::Arc;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use weir_codecs::codec::{CompileContext, Kind, Ports};
 use weir_codecs::resource::FieldIssue;
 use weir_engine::BoxedNode;
 
-use super::signal::{resolve_topic, Signal};
+use super::signal::{compile_follower, SignalFields};
 use super::SystemServices;
 
-/// The `subscribe` kind's fields.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SubscribeFields {
-    /// The topic to follow: any channel name (the store topics `specs`, `values`, `charts` too).
-    pub topic: String,
-    /// The namespace whose topic to follow; default the subscriber's own. Only a subscriber in
-    /// `system` may name another namespace.
-    #[serde(default)]
-    pub namespace: Option<String>,
-}
-
-/// The codec of `subscribe`, holding the host's services.
+/// The codec of `subscribe`, holding the host's services. Its fields are `signal`'s.
 #[derive(Debug, Clone)]
 pub struct SubscribeKind {
     pub services: Arc<SystemServices>,
@@ -36,7 +22,7 @@ pub struct SubscribeKind {
 
 impl Kind for SubscribeKind {
     const KIND: &'static str = "subscribe";
-    type Fields = SubscribeFields;
+    type Fields = SignalFields;
 
     fn ports(&self) -> Ports {
         Ports::new(&[], &["out", "error"])
@@ -47,12 +33,7 @@ impl Kind for SubscribeKind {
          process; a subscriber that falls behind is cut off, resubscribes and reports the lag on `error`."
     }
 
-    fn compile(&self, fields: SubscribeFields, cx: &CompileContext<'_>) -> Result<BoxedNode, FieldIssue> {
-        let topic = resolve_topic(
-            &self.services.channels.scope(cx.namespace),
-            &fields.topic,
-            fields.namespace.as_deref(),
-        )?;
-        Ok(BoxedNode::new(Signal::new(topic, Self::KIND, cx)))
+    fn compile(&self, fields: SignalFields, cx: &CompileContext<'_>) -> Result<BoxedNode, FieldIssue> {
+        compile_follower(&self.services, &fields, Self::KIND, cx)
     }
 }

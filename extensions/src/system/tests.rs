@@ -6,83 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
-use weir_codecs::codec::{CompileContext, Scheme};
+use weir_codecs::codec::CompileContext;
 use weir_codecs::resource::{Spec, ValueResource};
-use weir_engine::channel::Channels;
-use weir_engine::testing::{Collect, Graph};
-use weir_engine::{ErrorKind, NodeRuntime, NodeSlot, OutPort, Process, Value};
-use weir_loader::{MemoryStore, SpecStatus, Store};
+use weir_engine::testing::Collect;
+use weir_engine::{ErrorKind, NodeSlot, Process, Value};
+use weir_loader::SpecStatus;
 
-use super::{register, SystemServices, SCOPE_KEY};
-
-struct Host {
-    services: Arc<SystemServices>,
-    scheme: Arc<Scheme>,
-    graph: Graph,
-    loaded: Vec<weir_engine::BoxedNode>,
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        for n in &self.loaded {
-            n.unload();
-        }
-    }
-}
-
-fn host() -> Host {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let services = SystemServices::new(store, Channels::new(16));
-    let mut scheme = crate::scheme();
-    register(&mut scheme, services.clone());
-    let scheme = Arc::new(scheme);
-    services.set_scheme(&scheme);
-    Host {
-        services,
-        scheme,
-        graph: Graph::new(),
-        loaded: Vec::new(),
-    }
-}
+use super::test_host::{host, Host};
+use super::SCOPE_KEY;
 
 impl Host {
-    fn store(&self) -> &dyn Store {
-        self.services.store.as_ref()
-    }
-
     fn node(&mut self, namespace: &str, kind: &str, fields: Json) -> Arc<NodeSlot> {
-        self.linked(namespace, kind, fields, None)
-    }
-
-    fn linked(
-        &mut self,
-        namespace: &str,
-        kind: &str,
-        fields: Json,
-        out: Option<&Arc<NodeSlot>>,
-    ) -> Arc<NodeSlot> {
-        let node = self
-            .scheme
-            .get(kind)
-            .unwrap()
-            .compile(&fields, &CompileContext::new(namespace, "n"))
-            .unwrap();
-        let name = format!("{kind}-{}", self.graph_len());
-        let slot = self.graph.slot(&name);
-        let mut rt = NodeRuntime::from_boxed(name.as_str(), node.clone());
-        if let Some(target) = out {
-            rt = rt.link(OutPort::OUT, target, 0);
-        }
-        slot.install(rt);
-        node.load(&slot).unwrap();
-        self.loaded.push(node);
-        slot
-    }
-
-    fn graph_len(&self) -> usize {
-        // Names only need to be distinct within the graph.
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.load(namespace, kind, fields, None, None)
     }
 
     fn syscall(&mut self, namespace: &str, opcode: &str) -> Arc<NodeSlot> {
@@ -105,7 +40,7 @@ fn snippet(ns: &str, name: &str, code: &str) -> Json {
 
 #[tokio::test]
 async fn create_validates_everything_first_and_writes_all_or_nothing() {
-    let mut h = host();
+    let mut h = host(16);
     let create = h.syscall("system", "specs.create");
     let one = run(&create, snippet("a", "hello", "hi")).await.unwrap();
     assert_eq!(one["name"], "hello");
@@ -142,7 +77,7 @@ async fn create_validates_everything_first_and_writes_all_or_nothing() {
 
 #[tokio::test]
 async fn read_filters_and_an_unknown_id_is_null() {
-    let mut h = host();
+    let mut h = host(16);
     let create = h.syscall("system", "specs.create");
     let read = h.syscall("system", "specs.read");
     let created = run(&create, json!([snippet("a", "x", "1"), snippet("b", "y", "2")]))
@@ -169,7 +104,7 @@ async fn read_filters_and_an_unknown_id_is_null() {
 
 #[tokio::test]
 async fn a_syscall_outside_system_reaches_only_its_namespace() {
-    let mut h = host();
+    let mut h = host(16);
     run(
         &h.syscall("system", "specs.create"),
         json!([snippet("a", "x", "1"), snippet("b", "y", "2")]),
@@ -198,7 +133,7 @@ async fn a_syscall_outside_system_reaches_only_its_namespace() {
 
 #[tokio::test]
 async fn update_is_a_merge_patch_where_the_request_wins() {
-    let mut h = host();
+    let mut h = host(16);
     let created = run(
         &h.syscall("system", "specs.create"),
         json!({"kind": "snippet", "namespace": "a", "name": "s", "language": "text", "code": "old",
@@ -243,7 +178,7 @@ async fn update_is_a_merge_patch_where_the_request_wins() {
 
 #[tokio::test]
 async fn delete_takes_filters_and_an_unknown_id_is_not_found() {
-    let mut h = host();
+    let mut h = host(16);
     let created = run(
         &h.syscall("system", "specs.create"),
         json!([
@@ -274,7 +209,7 @@ async fn delete_takes_filters_and_an_unknown_id_is_not_found() {
 
 #[tokio::test]
 async fn values_are_masked_on_read_unless_asked() {
-    let mut h = host();
+    let mut h = host(16);
     run(
         &h.syscall("system", "values.create"),
         json!({"namespace": "a", "name": "secret", "data": {"password": "hunter2"}}),
@@ -296,7 +231,7 @@ async fn values_are_masked_on_read_unless_asked() {
 
 #[tokio::test]
 async fn auth_check_scopes_the_rest_of_the_process() {
-    let mut h = host();
+    let mut h = host(16);
     let check = h.syscall("system", "auth.check");
     let read = h.syscall("system", "specs.read");
     let req = |token: Option<&str>| match token {
@@ -358,7 +293,7 @@ async fn auth_check_scopes_the_rest_of_the_process() {
 
 #[tokio::test]
 async fn kinds_and_namespaces_describe_the_host() {
-    let mut h = host();
+    let mut h = host(16);
     let mut spec = Spec::new("snippet");
     spec.namespace = "a".into();
     spec.name = Some("s".into());
@@ -402,7 +337,7 @@ async fn kinds_and_namespaces_describe_the_host() {
 
 #[tokio::test]
 async fn an_unknown_opcode_is_a_field_error() {
-    let h = host();
+    let h = host(16);
     let err = h
         .scheme
         .get("syscall")
@@ -418,13 +353,19 @@ async fn an_unknown_opcode_is_a_field_error() {
 
 #[tokio::test]
 async fn signal_emits_each_store_event_in_a_new_process_filtered_by_namespace() {
-    let mut h = host();
+    let mut h = host(16);
     let collect_a = Collect::default();
     let collect_sys = Collect::default();
     let sink_a = h.graph.add("sink-a", collect_a.clone(), &[]);
     let sink_sys = h.graph.add("sink-sys", collect_sys.clone(), &[]);
-    let _sig_a = h.linked("a", "signal", json!({"topic": "specs"}), Some(&sink_a));
-    let _sig_sys = h.linked("system", "signal", json!({"topic": "specs"}), Some(&sink_sys));
+    let _sig_a = h.load("a", "signal", json!({"topic": "specs"}), Some(&sink_a), None);
+    let _sig_sys = h.load(
+        "system",
+        "signal",
+        json!({"topic": "specs"}),
+        Some(&sink_sys),
+        None,
+    );
     // Pump the store's change stream into the channels, as the host does.
     let mut events = h.store().watch();
     let channels = h.services.channels.clone();
@@ -458,7 +399,7 @@ async fn signal_emits_each_store_event_in_a_new_process_filtered_by_namespace() 
 
 #[tokio::test]
 async fn a_signal_outside_system_cannot_follow_another_namespace() {
-    let h = host();
+    let h = host(16);
     let err = h
         .scheme
         .get("signal")
