@@ -345,15 +345,20 @@ fn ws_cancel_during_an_llm_stream_closes_the_token_server_connection() {
         let id = reply["job_id"].clone();
         c.until(|e| e["type"] == "chunk").await;
         assert_eq!(server.closed_early(), 0);
-        let reply = c.call("cancel_job", json!({"job_id": id})).await;
-        // Events may come before the reply: skip to it.
-        let mut reply = reply;
+        // The job's events go on while the command is answered: the final one may come before
+        // the reply or after it, so keep every event on the way to either.
+        let mut reply = c.call("cancel_job", json!({"job_id": id})).await;
+        let mut events = Vec::new();
         while reply.get("message").is_none() {
+            events.push(reply);
             reply = c.recv().await;
         }
         assert_eq!(reply["message"], "Job cancellation requested", "{reply}");
-        let events = c.until(is_final).await;
-        assert_eq!(events.last().unwrap()["status"], "cancelled");
+        if !events.iter().any(is_final) {
+            events.extend(c.until(is_final).await);
+        }
+        let last = events.iter().find(|e| is_final(e)).unwrap();
+        assert_eq!(last["status"], "cancelled", "{last}");
         let again = c.call("cancel_job", json!({"job_id": id})).await;
         assert!(
             again["error"].as_str().unwrap().contains("already cancelled"),
