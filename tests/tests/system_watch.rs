@@ -354,7 +354,8 @@ fn a_system_namespace_written_in_uniflows_style_serves_its_api() {
     let port = weir.listening("system/listener", UP).port();
     let sys = SocketAddr::from(([127, 0, 0, 1], port));
 
-    // A watch through the block's `io` inbound: gateway + signal + session + `self[1]`.
+    // A watch wired through `io` at the top level: gateway + signal (`opcode: specs.watch`) +
+    // session + `self[1]`.
     let stream = TcpStream::connect(sys).unwrap();
     stream.set_read_timeout(Some(READ)).unwrap();
     let req = format!("ws://{sys}/v1/specs?watch=true")
@@ -362,7 +363,7 @@ fn a_system_namespace_written_in_uniflows_style_serves_its_api() {
         .unwrap();
     let (mut watching, _) = tungstenite::client::client(req, stream).unwrap();
 
-    // step: cel body → specs.create → javascript 201.
+    // block: cel body → native specs.create → javascript 201.
     let (status, created) = open_call(sys, "POST", "/v1/specs", Some(snippet("app", "hi")));
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
@@ -406,6 +407,23 @@ fn a_system_namespace_written_in_uniflows_style_serves_its_api() {
     assert!(body["error"].as_str().unwrap().contains("not string"), "{body}");
     let (status, body) = open_call(sys, "POST", "/v1/specs", Some(snippet("app", "hi")));
     assert_eq!((status, body), (500, json!({"error": "Internal Server Error"})));
+
+    // uniflow's `secrets.*` opcodes are Values; their data is masked when read.
+    let (status, secret) = open_call(
+        sys,
+        "POST",
+        "/v1/secrets",
+        Some(json!({"namespace": "app", "name": "key", "data": "s3cret"})),
+    );
+    assert_eq!(
+        (status, secret["data"].as_str()),
+        (201, Some("s3cret")),
+        "{secret}"
+    );
+    let (status, secrets) = open_call(sys, "GET", "/v1/secrets?namespace=app", None);
+    assert_eq!(status, 200);
+    assert_eq!(secrets[0]["name"], "key", "{secrets}");
+    assert_ne!(secrets[0]["data"], "s3cret", "masked: {secrets}");
 
     assert_eq!(open_call(sys, "DELETE", &format!("/v1/specs/{id}"), None).0, 204);
     assert_eq!(next_event(&mut watching)["op"], "delete");

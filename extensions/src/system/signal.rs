@@ -29,8 +29,14 @@ const LAG_PORT: usize = 1;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignalFields {
-    /// The topic: `specs`, `values`, `charts` (store changes) or any channel name.
-    pub topic: String,
+    /// The topic: `specs`, `values`, `charts` (store changes) or any channel name. Required unless
+    /// `opcode` is given.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// uniflow's way to name a store topic: `specs.watch`, `values.watch` (or uniflow's
+    /// `secrets.watch`), `charts.watch`. Either this or `topic`, not both.
+    #[serde(default)]
+    pub opcode: Option<String>,
     /// The namespace whose topic to follow; default the spec's own. Only a spec in `system` may name
     /// another namespace.
     #[serde(default)]
@@ -68,12 +74,41 @@ pub(super) fn compile_follower(
     kind: &'static str,
     cx: &CompileContext<'_>,
 ) -> Result<BoxedNode, FieldIssue> {
+    let name = topic_name(fields)?;
     let topic = resolve_topic(
         &services.channels.scope(cx.namespace),
-        &fields.topic,
+        &name,
         fields.namespace.as_deref(),
     )?;
     Ok(BoxedNode::new(Signal::new(topic, kind, cx)))
+}
+
+/// The topic's name from `topic`, or from uniflow's `opcode` (`specs.watch` follows `specs`).
+fn topic_name(fields: &SignalFields) -> Result<String, FieldIssue> {
+    match (&fields.topic, &fields.opcode) {
+        (Some(topic), None) => Ok(topic.clone()),
+        (None, Some(opcode)) => {
+            let canonical = super::syscall::canonical_opcode(opcode);
+            match canonical.strip_suffix(".watch") {
+                Some(r @ ("specs" | "values" | "charts")) => Ok(r.to_string()),
+                _ => Err(FieldIssue::new(
+                    "opcode",
+                    format!(
+                        "unknown opcode {opcode:?}; one of: specs.watch, values.watch (or \
+                         secrets.watch), charts.watch"
+                    ),
+                )),
+            }
+        }
+        (Some(_), Some(_)) => Err(FieldIssue::new(
+            "opcode",
+            "give either `topic` or `opcode`, not both",
+        )),
+        (None, None) => Err(FieldIssue::new(
+            "topic",
+            "required: the topic to follow (or uniflow's `opcode`, such as `specs.watch`)",
+        )),
+    }
 }
 
 /// The topic a spec names: `topic` of its own namespace, or of `namespace` when given (which only

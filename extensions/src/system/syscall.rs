@@ -72,7 +72,8 @@ pub fn reach(namespace: &str, process: &Process) -> Option<Vec<String>> {
 pub struct SyscallFields {
     /// The operation: `specs.create`, `specs.read`, `specs.update`, `specs.delete` (and the same for
     /// `values` and `charts`), `specs|values|charts.watch` (the reach check of a watch stream),
-    /// `namespaces.read`, `kinds.read`, `metrics.read`, or `auth.check`.
+    /// `namespaces.read`, `kinds.read`, `metrics.read`, or `auth.check`. uniflow's `secrets.*` are
+    /// taken as `values.*`.
     pub opcode: String,
 }
 
@@ -96,7 +97,7 @@ impl Kind for SyscallKind {
     }
 
     fn compile(&self, fields: SyscallFields, cx: &CompileContext<'_>) -> Result<BoxedNode, FieldIssue> {
-        let opcode = fields.opcode.trim().to_ascii_lowercase();
+        let opcode = canonical_opcode(&fields.opcode);
         if !OPCODES.contains(&opcode.as_str()) {
             return Err(FieldIssue::new(
                 "opcode",
@@ -112,6 +113,38 @@ impl Kind for SyscallKind {
             namespace: cx.namespace.to_string(),
             opcode,
         })))
+    }
+}
+
+/// An opcode as weir names it: trimmed, lower case, and uniflow's `secrets.*` (its name for
+/// Values) as `values.*`, so uniflow's own workflows run unchanged.
+pub fn canonical_opcode(opcode: &str) -> String {
+    let opcode = opcode.trim().to_ascii_lowercase();
+    match opcode.strip_prefix("secrets.") {
+        Some(verb) => format!("values.{verb}"),
+        None => opcode,
+    }
+}
+
+/// `native`: uniflow's later name for `syscall`, the same kind under that name (same fields,
+/// opcodes and reach), so uniflow's `system.yaml` of either age loads unchanged.
+#[derive(Debug, Clone)]
+pub struct NativeKind(pub SyscallKind);
+
+impl Kind for NativeKind {
+    const KIND: &'static str = "native";
+    type Fields = SyscallFields;
+
+    fn ports(&self) -> Ports {
+        self.0.ports()
+    }
+
+    fn doc(&self) -> &'static str {
+        "uniflow's later name for `syscall`: the same kind (fields, opcodes, reach)."
+    }
+
+    fn compile(&self, fields: SyscallFields, cx: &CompileContext<'_>) -> Result<BoxedNode, FieldIssue> {
+        self.0.compile(fields, cx)
     }
 }
 

@@ -53,6 +53,17 @@ impl Host {
         self.services.store.as_ref()
     }
 
+    /// Pumps the store's change stream into the channels' store topics, as the host does.
+    pub(super) fn pump_store_events(&self) {
+        let mut events = self.store().watch();
+        let channels = self.services.channels.clone();
+        tokio::spawn(async move {
+            while let Ok(e) = events.recv().await {
+                super::offer_event(&channels, &e);
+            }
+        });
+    }
+
     /// Compiles and loads a `kind` spec of `namespace`, its `out` and `error` linked as given.
     pub(super) fn load(
         &mut self,

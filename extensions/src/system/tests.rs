@@ -366,14 +366,7 @@ async fn signal_emits_each_store_event_in_a_new_process_filtered_by_namespace() 
         Some(&sink_sys),
         None,
     );
-    // Pump the store's change stream into the channels, as the host does.
-    let mut events = h.store().watch();
-    let channels = h.services.channels.clone();
-    tokio::spawn(async move {
-        while let Ok(e) = events.recv().await {
-            super::offer_event(&channels, &e);
-        }
-    });
+    h.pump_store_events();
     run(
         &h.syscall("system", "specs.create"),
         json!([snippet("a", "x", "1"), snippet("b", "y", "2")]),
@@ -411,4 +404,77 @@ async fn a_signal_outside_system_cannot_follow_another_namespace() {
         .err()
         .unwrap();
     assert_eq!(err[0].field, "namespace");
+}
+
+#[tokio::test]
+async fn uniflows_later_names_native_and_secrets_are_syscall_and_values() {
+    let mut h = host(16);
+    let create = h.node("system", "native", json!({"opcode": "secrets.create"}));
+    run(
+        &create,
+        json!({"namespace": "a", "name": "key", "data": "s3cret"}),
+    )
+    .await
+    .unwrap();
+    // What `native secrets.*` wrote is a Value, read back by `syscall values.*`.
+    let read = h.syscall("system", "values.read");
+    let found = run(&read, json!({"name": "key", "unmask": "true"}))
+        .await
+        .unwrap();
+    assert_eq!(found[0]["data"], "s3cret", "{found}");
+
+    let compile = |kind: &str, fields: Json| {
+        h.scheme
+            .get(kind)
+            .unwrap()
+            .compile(&fields, &CompileContext::new("system", "x"))
+            .err()
+            .unwrap()
+    };
+    let err = compile("native", json!({"opcode": "secrets.launch"}));
+    assert_eq!(err[0].field, "opcode");
+    assert!(
+        err[0].message.contains("\"secrets.launch\""),
+        "{}",
+        err[0].message
+    );
+    // signal: uniflow's `opcode` names a store topic; `topic` and `opcode` exclude each other.
+    let err = compile("signal", json!({"opcode": "specs.create"}));
+    assert_eq!(err[0].field, "opcode");
+    assert!(err[0].message.contains("specs.watch"), "{}", err[0].message);
+    let err = compile("signal", json!({"opcode": "specs.watch", "topic": "specs"}));
+    assert_eq!(err[0].field, "opcode");
+    let err = compile("signal", json!({}));
+    assert_eq!(err[0].field, "topic");
+}
+
+#[tokio::test]
+async fn a_signal_named_by_uniflows_opcode_follows_that_store_topic() {
+    let mut h = host(16);
+    let (sink, seen) = h.sink();
+    h.load(
+        "a",
+        "signal",
+        json!({"opcode": "secrets.watch"}),
+        Some(&sink),
+        None,
+    );
+    h.pump_store_events();
+    run(
+        &h.syscall("system", "values.create"),
+        json!({"namespace": "a", "name": "k", "data": 1}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        weir_engine::testing::eventually(Duration::from_secs(10), || {
+            seen.seen
+                .lock()
+                .values
+                .iter()
+                .any(|v| v.to_json()["resource"] == "values" && v.to_json()["op"] == "store")
+        })
+        .await,
+        "the signal saw the Value's store event"
+    );
 }
