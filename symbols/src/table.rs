@@ -60,6 +60,8 @@ struct Symbol {
     refs: Vec<RefKey>,
     /// What is loaded in the slot now: the node generation and the links it was built with.
     installed: Option<(u64, Links)>,
+    /// Why the installed node's load hook failed (a listener's busy port): shown as its status.
+    load_error: Option<String>,
     status: Status,
 }
 
@@ -330,6 +332,7 @@ impl Table {
                             link_error: None,
                             refs: Vec::new(),
                             installed: None,
+                            load_error: None,
                             status: Status::Inactive("not loaded yet".into()),
                         },
                     );
@@ -418,6 +421,7 @@ impl Table {
                 }
                 if let Some(sym) = self.symbols.get_mut(&id) {
                     sym.installed = None;
+                    sym.load_error = None;
                 }
             }
         }
@@ -445,7 +449,10 @@ impl Table {
 
         for id in region_order {
             let status = if self.active.contains(&id) {
-                Status::Active
+                match self.symbols.get(&id).and_then(|s| s.load_error.clone()) {
+                    Some(e) => Status::Inactive(e),
+                    None => Status::Active,
+                }
             } else {
                 self.why_inactive(id)
             };
@@ -543,6 +550,8 @@ impl Table {
         let Some(sym) = self.symbols.get(&id) else { return };
         let Ok(node) = sym.node.clone() else { return };
         let want = (sym.generation, sym.links.clone());
+        // `None`: the node was not (re)loaded, so its load outcome stands.
+        let mut loaded: Option<Option<String>> = None;
         match &sym.installed {
             Some((generation, links)) if *generation == want.0 && *links == want.1 => {}
             Some((generation, _)) if *generation == want.0 => {
@@ -560,9 +569,18 @@ impl Table {
                 }
                 let rt = self.runtime(sym, node.clone());
                 sym.slot.install(rt);
-                if let Err(e) = node.load(&sym.slot) {
-                    tracing::error!(namespace = %self.namespace, spec = %sym.spec.name_or_id(), "load failed: {e}");
-                }
+                loaded = Some(match node.load(&sym.slot) {
+                    Ok(()) => None,
+                    Err(e) => {
+                        tracing::error!(namespace = %self.namespace, spec = %sym.spec.name_or_id(), "load failed: {e}");
+                        Some(format!(
+                            "namespace \"{}\": spec \"{}\" (kind {}): load failed: {e}",
+                            self.namespace,
+                            sym.spec.name_or_id(),
+                            sym.spec.kind
+                        ))
+                    }
+                });
                 for h in &self.hooks {
                     h.load(&sym.info());
                 }
@@ -571,6 +589,9 @@ impl Table {
         }
         if let Some(sym) = self.symbols.get_mut(&id) {
             sym.installed = Some(want);
+            if let Some(outcome) = loaded {
+                sym.load_error = outcome;
+            }
         }
     }
 

@@ -362,3 +362,80 @@ async fn freeing_the_tail_of_a_chain_stops_everything_upstream_and_its_return_re
     assert_eq!(got, vec![Value::from("end")]);
     assert!(t.statuses().iter().all(|(_, _, s)| *s == Status::Active));
 }
+
+/// A node whose load hook fails while `busy` holds its resource, as a listener's does on a busy port.
+struct Claim {
+    busy: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl weir_engine::Node for Claim {
+    type State = ();
+    async fn on_packet(
+        &self,
+        _: &mut (),
+        cx: &mut weir_engine::Cx,
+        input: weir_engine::Input,
+    ) -> weir_engine::Result<()> {
+        cx.emit(weir_engine::OutPort::OUT, input.packet.value).await
+    }
+    fn on_load(&self, _: &Arc<weir_engine::NodeSlot>) -> weir_engine::Result<()> {
+        if self.busy.load(Ordering::SeqCst) {
+            return Err(weir_engine::Error::new(
+                weir_engine::ErrorKind::Unavailable,
+                "address 127.0.0.1:1 is in use",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct ClaimFields {
+    #[serde(default)]
+    #[allow(dead_code)]
+    tag: Option<String>,
+}
+
+struct ClaimKind(Arc<std::sync::atomic::AtomicBool>);
+
+impl Kind for ClaimKind {
+    const KIND: &'static str = "claim";
+    type Fields = ClaimFields;
+    fn ports(&self) -> Ports {
+        Ports::one_to_one()
+    }
+    fn compile(&self, _: ClaimFields, _: &CompileContext<'_>) -> Result<BoxedNode, FieldIssue> {
+        Ok(BoxedNode::new(Claim { busy: self.0.clone() }))
+    }
+}
+
+#[tokio::test]
+async fn a_node_whose_load_fails_is_reported_inactive_with_the_error_until_a_reload_succeeds() {
+    let busy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut scheme = Scheme::new();
+    scheme.register(ClaimKind(busy.clone()));
+    let mut t = Table::new("default", Arc::new(scheme), HostEnv::new());
+    let mut door = spec(json!({"kind": "claim", "name": "door"}));
+    let id = door.ensure_id();
+    t.apply(vec![door], &[], &[]);
+    match t.status("door") {
+        Some(Status::Inactive(why)) => assert!(
+            why.contains("namespace \"default\": spec \"door\" (kind claim): load failed")
+                && why.contains("address 127.0.0.1:1 is in use"),
+            "{why}"
+        ),
+        other => panic!("a failed load is not active: {other:?}"),
+    }
+    assert!(
+        t.take_status_changes()
+            .iter()
+            .any(|(_, s)| matches!(s, Some(Status::Inactive(_)))),
+        "the failure is a status change the loader records"
+    );
+    // The resource is free again and the spec changes: its reload succeeds and it is active.
+    busy.store(false, Ordering::SeqCst);
+    let changed = spec(json!({"id": id.to_string(), "kind": "claim", "name": "door", "tag": "again"}));
+    t.apply(vec![changed], &[], &[]);
+    assert_eq!(t.statuses().len(), 1, "the same spec, changed");
+    assert_eq!(t.status("door"), Some(Status::Active));
+}

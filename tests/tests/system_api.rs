@@ -540,3 +540,34 @@ mod fuzz {
         assert!(weir.stop());
     }
 }
+
+#[test]
+fn a_listener_on_a_busy_port_is_reported_inactive_with_the_bind_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let (_weir, sys) = start(&[]);
+    let specs = json!([
+        {"kind": "listener", "namespace": "app", "name": "l", "protocol": "http", "host": "127.0.0.1",
+         "port": port, "ports": {"out": [{"name": "hi", "port": "in"}]}},
+        {"kind": "snippet", "namespace": "app", "name": "hi", "language": "text", "code": "hello"}
+    ]);
+    let (status, created) = call(sys, "POST", "/v1/specs", None, Some(specs));
+    assert_eq!(status, 201, "{created}");
+    let listener = eventually("the listener's status is recorded", SETTLE, || {
+        let (_, ns) = call(sys, "GET", "/v1/namespaces", None, None);
+        let app = ns.as_array()?.iter().find(|n| n["name"] == "app")?.clone();
+        let l = app["specs"]
+            .as_array()?
+            .iter()
+            .find(|s| s["name"] == "l")?
+            .clone();
+        (l["status"] != "unknown").then_some(l)
+    });
+    assert_eq!(listener["status"], "inactive", "{listener}");
+    let error = listener["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("spec \"l\" (kind listener): load failed") && error.contains(&port.to_string()),
+        "{listener}"
+    );
+    drop(taken);
+}
