@@ -16,7 +16,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use uuid::Uuid;
 use weir_codecs::codec::Scheme;
-use weir_codecs::resource::{Chart, Spec, ValueResource};
+use weir_codecs::resource::{Chart, FieldError, FieldIssue, Spec, ValueResource};
 use weir_engine::{BoxedNode, NodeRuntime, NodeSlot, Process, Value};
 
 use crate::activate::{active_set, downstream_first};
@@ -573,12 +573,10 @@ impl Table {
                     Ok(()) => None,
                     Err(e) => {
                         tracing::error!(namespace = %self.namespace, spec = %sym.spec.name_or_id(), "load failed: {e}");
-                        Some(format!(
-                            "namespace \"{}\": spec \"{}\" (kind {}): load failed: {e}",
-                            self.namespace,
-                            sym.spec.name_or_id(),
-                            sym.spec.kind
-                        ))
+                        Some(
+                            FieldError::for_spec(&sym.spec, FieldIssue::new("", format!("load failed: {e}")))
+                                .to_string(),
+                        )
                     }
                 });
                 for h in &self.hooks {

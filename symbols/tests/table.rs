@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use schemars::JsonSchema;
@@ -365,7 +365,7 @@ async fn freeing_the_tail_of_a_chain_stops_everything_upstream_and_its_return_re
 
 /// A node whose load hook fails while `busy` holds its resource, as a listener's does on a busy port.
 struct Claim {
-    busy: Arc<std::sync::atomic::AtomicBool>,
+    busy: Arc<AtomicBool>,
 }
 
 impl weir_engine::Node for Claim {
@@ -396,7 +396,7 @@ struct ClaimFields {
     tag: Option<String>,
 }
 
-struct ClaimKind(Arc<std::sync::atomic::AtomicBool>);
+struct ClaimKind(Arc<AtomicBool>);
 
 impl Kind for ClaimKind {
     const KIND: &'static str = "claim";
@@ -411,7 +411,7 @@ impl Kind for ClaimKind {
 
 #[tokio::test]
 async fn a_node_whose_load_fails_is_reported_inactive_with_the_error_until_a_reload_succeeds() {
-    let busy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let busy = Arc::new(AtomicBool::new(true));
     let mut scheme = Scheme::new();
     scheme.register(ClaimKind(busy.clone()));
     let mut t = Table::new("default", Arc::new(scheme), HostEnv::new());

@@ -50,7 +50,7 @@ pub use publish::{PublishFields, PublishKind, STORE_TOPICS};
 pub use resource::MASK;
 pub use signal::{SignalFields, SignalKind};
 pub use subscribe::SubscribeKind;
-pub use syscall::{canonical_opcode, NativeKind, SyscallFields, SyscallKind, OPCODES, SCOPE_KEY};
+pub use syscall::{SyscallFields, SyscallKind, OPCODES, SCOPE_KEY};
 pub use watch::REACH_KEY;
 
 /// What the system kinds reach: the store, the host's channels, and the scheme (set once built,
@@ -112,7 +112,7 @@ pub fn register(scheme: &mut Scheme, services: Arc<SystemServices>) {
     scheme.register(SyscallKind {
         services: services.clone(),
     });
-    scheme.register(NativeKind(SyscallKind {
+    scheme.register(syscall::NativeKind(SyscallKind {
         services: services.clone(),
     }));
     scheme.register(JobKind {

@@ -90,7 +90,7 @@ fn topic_name(fields: &SignalFields) -> Result<String, FieldIssue> {
         (None, Some(opcode)) => {
             let canonical = super::syscall::canonical_opcode(opcode);
             match canonical.strip_suffix(".watch") {
-                Some(r @ ("specs" | "values" | "charts")) => Ok(r.to_string()),
+                Some(r) if super::STORE_TOPICS.contains(&r) => Ok(r.to_string()),
                 _ => Err(FieldIssue::new(
                     "opcode",
                     format!(
