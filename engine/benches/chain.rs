@@ -4,6 +4,8 @@
 //! - `request_reply`: 100k independent processes, 64 in flight, vs a 10-stage chain of tasks that
 //!   relay each reply back through `oneshot` channels;
 //! - `round_trip`: one packet through one node and back.
+//!
+//! `WORKERS=N` sets the runtime's worker threads (default 2).
 
 /// The allocator the `weir` binary uses, for weir and the baselines alike.
 #[global_allocator]
@@ -27,7 +29,12 @@ const BUFFER: usize = 64;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(
+            std::env::var("WORKERS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(2),
+        )
         .enable_all()
         .build()
         .expect("runtime")

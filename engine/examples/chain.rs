@@ -1,6 +1,7 @@
 //! A chain of 10 pass-through nodes driven two ways, for profiling (`perf record`, callgrind):
 //!   cargo run --release -p weir-engine --example chain -- stream [N]    one process streaming N packets
 //!   cargo run --release -p weir-engine --example chain -- request [N]   N processes, 64 in flight
+//! `WORKERS=1` runs it on one tokio worker (default 2), to tell instruction count from cross-core cost.
 
 /// The allocator the `weir` binary uses.
 #[global_allocator]
@@ -18,7 +19,12 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(100_000);
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(
+            std::env::var("WORKERS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(2),
+        )
         .enable_all()
         .build()
         .expect("runtime");

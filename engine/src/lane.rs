@@ -376,6 +376,14 @@ impl Drop for LaneReader {
     /// A reader that goes away answers what it owes with an error, and refuses what comes later.
     fn drop(&mut self) {
         if !self.gone {
+            {
+                // A lane whose writer has ended and whose every packet is answered owes nothing: no
+                // error to build, no wake-up for the writer (the usual end of a request).
+                let s = self.shared.state.lock();
+                if s.closed && s.unanswered == 0 && s.fwd.is_empty() {
+                    return;
+                }
+            }
             let process = &self.shared.process;
             let err = if process.is_done() {
                 process.ended_error()

@@ -21,7 +21,7 @@ use crate::lane::{LaneReader, LaneWriter};
 use crate::node::{Input, Node, OutPort};
 use crate::packet::{Origin, Packet};
 use crate::process::Process;
-use crate::slot::{Attach, NodeRuntime, NodeSlot, SessionGuard, Target};
+use crate::slot::{Attach, Finish, NodeRuntime, NodeSlot, SessionGuard, Target};
 use crate::value::Value;
 use crate::wake::Wake;
 
@@ -657,9 +657,9 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
     let name: Arc<str> = cx.runtime.name.clone();
     let mut first = Some(first);
     while let Some(lane) = first.take() {
-        serve(&*node, &slot, generation, &attach, &mut cx, &core, &name, lane).await;
-        // Done with that process: wait a little for the next one instead of ending the task.
-        if !slot.park(generation, &attach) {
+        // Done with that process, the session waits a little for the next one (parked by
+        // `finish_session`) instead of ending the task.
+        if !serve(&*node, &slot, generation, &attach, &mut cx, &core, &name, lane).await {
             return;
         }
         // A process handed over already needs no timer (the common case under load).
@@ -699,6 +699,7 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
 }
 
 /// Serves one process, from its first lane until all its input has ended and every reply is sent.
+/// True when the session is parked for the next process, false when it should leave.
 #[allow(clippy::too_many_arguments)]
 async fn serve<N: Node>(
     node: &N,
@@ -709,7 +710,7 @@ async fn serve<N: Node>(
     core: &Arc<Mutex<Core>>,
     name: &str,
     first: LaneReader,
-) {
+) -> bool {
     let _guard = SessionGuard::new();
     let process = first.process().clone();
     let pid = process.id();
@@ -739,15 +740,17 @@ async fn serve<N: Node>(
             failure = Some(err);
             break;
         }
-        let late = slot.finish_session(generation, pid, attach);
-        if late.is_empty() {
-            attach.wake.serving.fetch_add(1, AtomicOrdering::Release);
-            core.lock().reset();
-            if let Some(o) = &observer {
-                o.node_finished(name, &process, None);
+        let late = match slot.finish_session(generation, pid, attach) {
+            Finish::Late(late) => late,
+            done => {
+                attach.wake.serving.fetch_add(1, AtomicOrdering::Release);
+                core.lock().reset();
+                if let Some(o) = &observer {
+                    o.node_finished(name, &process, None);
+                }
+                return matches!(done, Finish::Parked);
             }
-            return;
-        }
+        };
         // More of this process arrived after the outputs ended: go on with fresh output lanes.
         let mut c = core.lock();
         c.reset();
@@ -756,12 +759,20 @@ async fn serve<N: Node>(
         }
     }
     // Anything attached meanwhile is answered with the error by its reader's drop.
-    drop(slot.finish_session(generation, pid, attach));
+    let parked = loop {
+        match slot.finish_session(generation, pid, attach) {
+            // Answered with the process's error as they drop; then look again.
+            Finish::Late(late) => drop(late),
+            Finish::Parked => break true,
+            Finish::Leave => break false,
+        }
+    };
     attach.wake.serving.fetch_add(1, AtomicOrdering::Release);
     core.lock().reset();
     if let Some(o) = &observer {
         o.node_finished(name, &process, failure.as_ref());
     }
+    parked
 }
 
 /// Runs a handler while composing replies whenever it waits, so what it emitted goes on at once. A

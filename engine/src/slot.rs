@@ -375,31 +375,36 @@ impl NodeSlot {
 
     /// Called by a session that has nothing left to do. Returns the lanes that arrived meanwhile: when
     /// there are some, the session goes on with them instead of ending.
+    /// With nothing late, the session also offers itself for the next process in the same lock
+    /// (see [`Self::park`]): `Finish::Parked` or `Finish::Leave`.
     pub(crate) fn finish_session(
         self: &Arc<Self>,
         generation: u64,
         pid: ProcessId,
         attach: &Arc<Attach>,
-    ) -> Vec<LaneReader> {
+    ) -> Finish {
         let mut inner = self.inner.lock();
         let late = attach.take_all();
         if !late.is_empty() {
-            return late;
+            return Finish::Late(late);
         }
         if inner.generation == generation {
             inner.sessions.remove(&pid);
             inner.live -= 1;
             self.start_waiting(&mut inner);
         }
-        Vec::new()
+        if self.park_locked(&mut inner, generation, attach) {
+            Finish::Parked
+        } else {
+            Finish::Leave
+        }
     }
 
     /// A session that finished its process offers itself for the next one. False when it should
     /// leave instead (the node changed, or enough sessions are idle already). An idle session waits
     /// without a timer of its own: one reaper task per slot, running only while sessions are idle,
     /// ends those idle for longer than [`IDLE_FOR`] (a timer per wait cost more than the wait).
-    pub(crate) fn park(self: &Arc<Self>, generation: u64, attach: &Arc<Attach>) -> bool {
-        let mut inner = self.inner.lock();
+    fn park_locked(self: &Arc<Self>, inner: &mut SlotInner, generation: u64, attach: &Arc<Attach>) -> bool {
         if inner.generation != generation || inner.idle.len() >= MAX_IDLE || attach.is_closed() {
             return false;
         }
@@ -415,6 +420,16 @@ impl NodeSlot {
     pub fn waiting(&self) -> usize {
         self.inner.lock().waiting.len()
     }
+}
+
+/// What a session that ran out of work does next.
+pub(crate) enum Finish {
+    /// Lanes of its process arrived meanwhile: go on with them.
+    Late(Vec<LaneReader>),
+    /// It waits in the slot's idle list for the next process.
+    Parked,
+    /// It leaves (the node changed, or enough sessions are idle).
+    Leave,
 }
 
 /// Ends the sessions of a slot that have been idle for longer than [`IDLE_FOR`], checking twice per
