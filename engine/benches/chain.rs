@@ -5,7 +5,7 @@
 //!   relay each reply back through `oneshot` channels;
 //! - `round_trip`: one packet through one node and back.
 //!
-//! `WORKERS=N` sets the runtime's worker threads (default 2).
+//! `WORKERS=N` sets the worker threads (`testing::bench_runtime`, default 2).
 
 /// The allocator the `weir` binary uses, for weir and the baselines alike.
 #[global_allocator]
@@ -26,19 +26,6 @@ const STREAM_PACKETS: u64 = 1_000_000;
 const PROCESSES: u64 = 100_000;
 const IN_FLIGHT: u64 = 64;
 const BUFFER: usize = 64;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(
-            std::env::var("WORKERS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(2),
-        )
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 async fn weir_stream(head: &Arc<NodeSlot>, n: u64) {
     let replies = stream_through(head, n, BUFFER).await.expect("stream");
@@ -141,7 +128,7 @@ async fn drive(
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = weir_engine::testing::bench_runtime();
     let mut g = Graph::new();
     let head = rt.block_on(async { pass_chain(&mut g, STAGES) });
 

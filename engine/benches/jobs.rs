@@ -16,14 +16,6 @@ use weir_engine::Value;
 
 const ITEMS: u64 = 100_000;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 /// Runs one job of `ITEMS` streamed items; returns the number of events it wrote.
 async fn job(jobs: &Jobs, g: &mut Graph) -> u64 {
     let entry = JobEntry {
@@ -43,7 +35,7 @@ async fn job(jobs: &Jobs, g: &mut Graph) -> u64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = runtime();
+    let rt = weir_engine::testing::bench_runtime();
     let mut g = Graph::new();
     let head = rt.block_on(async { pass_chain(&mut g, 10) });
     let jobs = Jobs::default();

@@ -47,11 +47,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5_000_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = weir_engine::testing::bench_runtime();
     let seen = Arc::new(AtomicU64::new(0));
     let mut g = Graph::new();
     let src = rt.block_on(async {

@@ -18,16 +18,7 @@ fn main() {
         .nth(2)
         .and_then(|s| s.parse().ok())
         .unwrap_or(100_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(
-            std::env::var("WORKERS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(2),
-        )
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = weir_engine::testing::bench_runtime();
     rt.block_on(async {
         let mut g = Graph::new();
         let head = Arc::new(pass_chain(&mut g, 10));

@@ -370,20 +370,20 @@ impl LaneReader {
         let s = self.shared.state.lock();
         s.closed && s.fwd.is_empty()
     }
+
+    /// True when the writer has ended and every packet it sent is answered.
+    fn owes_nothing(&self) -> bool {
+        let s = self.shared.state.lock();
+        s.closed && s.fwd.is_empty() && s.unanswered == 0
+    }
 }
 
 impl Drop for LaneReader {
     /// A reader that goes away answers what it owes with an error, and refuses what comes later.
     fn drop(&mut self) {
-        if !self.gone {
-            {
-                // A lane whose writer has ended and whose every packet is answered owes nothing: no
-                // error to build, no wake-up for the writer (the usual end of a request).
-                let s = self.shared.state.lock();
-                if s.closed && s.unanswered == 0 && s.fwd.is_empty() {
-                    return;
-                }
-            }
+        // A lane whose writer has ended and whose every packet is answered owes nothing: no error
+        // to build, no wake-up for the writer (the usual end of a request).
+        if !self.gone && !self.owes_nothing() {
             let process = &self.shared.process;
             let err = if process.is_done() {
                 process.ended_error()

@@ -721,8 +721,7 @@ async fn serve<N: Node>(
     if let Some(o) = &observer {
         o.node_started(name, &process);
     }
-    let failure;
-    loop {
+    let (failure, parked) = loop {
         // The process's end wakes the session through its `Wake`; checked before every poll.
         process.watch(&attach.wake);
         let outcome = {
@@ -737,34 +736,26 @@ async fn serve<N: Node>(
         };
         if let Err(err) = outcome {
             core.lock().fail_all(&err);
-            failure = Some(err);
-            break;
-        }
-        let late = match slot.finish_session(generation, pid, attach) {
-            Finish::Late(late) => late,
-            done => {
-                attach.wake.serving.fetch_add(1, AtomicOrdering::Release);
-                core.lock().reset();
-                if let Some(o) = &observer {
-                    o.node_finished(name, &process, None);
+            // Anything attached meanwhile is answered with the error by its reader's drop.
+            let parked = loop {
+                match slot.finish_session(generation, pid, attach) {
+                    Finish::Late(late) => drop(late),
+                    Finish::Parked => break true,
+                    Finish::Leave => break false,
                 }
-                return matches!(done, Finish::Parked);
-            }
-        };
-        // More of this process arrived after the outputs ended: go on with fresh output lanes.
-        let mut c = core.lock();
-        c.reset();
-        for r in late {
-            c.attach(r);
+            };
+            break (Some(err), parked);
         }
-    }
-    // Anything attached meanwhile is answered with the error by its reader's drop.
-    let parked = loop {
         match slot.finish_session(generation, pid, attach) {
-            // Answered with the process's error as they drop; then look again.
-            Finish::Late(late) => drop(late),
-            Finish::Parked => break true,
-            Finish::Leave => break false,
+            Finish::Late(late) => {
+                // More of this process arrived after the outputs ended: go on with fresh output lanes.
+                let mut c = core.lock();
+                c.reset();
+                for r in late {
+                    c.attach(r);
+                }
+            }
+            done => break (None, matches!(done, Finish::Parked)),
         }
     };
     attach.wake.serving.fetch_add(1, AtomicOrdering::Release);

@@ -373,10 +373,9 @@ impl NodeSlot {
         }
     }
 
-    /// Called by a session that has nothing left to do. Returns the lanes that arrived meanwhile: when
-    /// there are some, the session goes on with them instead of ending.
-    /// With nothing late, the session also offers itself for the next process in the same lock
-    /// (see [`Self::park`]): `Finish::Parked` or `Finish::Leave`.
+    /// Called by a session that has nothing left to do. `Finish::Late` with the lanes of its process
+    /// that arrived meanwhile: the session goes on with them instead of ending. Otherwise, in the same
+    /// lock, it leaves its process and offers itself for the next one ([`Self::park_locked`]).
     pub(crate) fn finish_session(
         self: &Arc<Self>,
         generation: u64,

@@ -15,6 +15,20 @@ use crate::session::Cx;
 use crate::slot::{NodeOptions, NodeRuntime, NodeSlot};
 use crate::value::Value;
 
+/// The runtime the benches and the profiling example run on: multi-threaded, with `WORKERS` worker
+/// threads (default 2, this machine's cores), so one worker can be compared with two.
+pub fn bench_runtime() -> tokio::runtime::Runtime {
+    let workers = std::env::var("WORKERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the benches")
+}
+
 /// Named slots with their links, built by hand.
 #[derive(Default)]
 pub struct Graph {
