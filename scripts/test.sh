@@ -9,7 +9,15 @@ echo "== toolchain"
 cargo --version
 
 echo "== build"
-cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
+# The whole build log goes to target/build-output.txt; on failure every error is printed with its context
+# (a short tail would hide which line failed).
+mkdir -p target
+if ! cargo build --workspace --all-targets --locked >target/build-output.txt 2>&1; then
+    grep -E -A 25 '^error' target/build-output.txt | head -n 300
+    echo "build failed: the full log is target/build-output.txt" >&2
+    exit 1
+fi
+tail -n 3 target/build-output.txt
 
 echo "== services"
 # PostgreSQL for the `sql` kind's tests: installed from Debian when missing, a fresh cluster on
@@ -25,7 +33,7 @@ postgres_start || echo "warning: no PostgreSQL for the tests (WEIR_TEST_POSTGRES
 
 echo "== test"
 set +e
-cargo test --workspace --locked -- --color never 2>&1 | tee target/test-output.txt
+cargo test --workspace --locked --no-fail-fast -- --color never 2>&1 | tee target/test-output.txt
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')

@@ -367,6 +367,9 @@ fn with_seq(mut e: serde_json::Value, seq: u64) -> serde_json::Value {
     e
 }
 
+/// How long a job whose replies are all in waits for its sessions to report their end.
+const SETTLE: Duration = Duration::from_millis(200);
+
 /// Runs a job: opens its entries, reads their replies, reports edges, records the end.
 async fn drive(
     job: Arc<Job>,
@@ -444,6 +447,8 @@ async fn drive(
                     }
                 }
             }
+            // Every reply is in; the sessions that sent them end a moment later.
+            observer.settled(SETTLE).await;
             match failure {
                 Some(e) => {
                     job.process.exit(Some(e.clone()));

@@ -5,8 +5,9 @@
 //! happen.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use parking_lot::Mutex;
@@ -31,6 +32,9 @@ pub struct JobObserver {
     /// Spec kind by node name, for `node_type`.
     kinds: HashMap<String, String>,
     running: Mutex<HashMap<String, usize>>,
+    /// Sessions started and not yet finished, over every node; `settled` wakes when it reaches 0.
+    live: AtomicUsize,
+    settled: tokio::sync::Notify,
     edges: Mutex<IndexMap<String, Edge>>,
 }
 
@@ -41,8 +45,30 @@ impl JobObserver {
             log,
             kinds,
             running: Mutex::new(HashMap::new()),
+            live: AtomicUsize::new(0),
+            settled: tokio::sync::Notify::new(),
             edges: Mutex::new(IndexMap::new()),
         }
+    }
+
+    /// Waits until every session that worked for the job has reported its end, at most `limit`. A
+    /// node sends its last reply a moment before its session ends: the job waits for that end, so
+    /// the node's `completed` is in the log before the job's final update closes it.
+    pub async fn settled(&self, limit: Duration) {
+        let all_ended = async {
+            loop {
+                let notified = self.settled.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.live.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        // A session still running after the replies (a node that keeps working) ends with the
+        // process: the job does not wait for it longer than `limit`.
+        let _ = tokio::time::timeout(limit, all_ended).await;
     }
 
     fn node_update(&self, node: &str, status: &str, error: Option<&Error>) {
@@ -86,6 +112,7 @@ impl Observer for JobObserver {
             *n += 1;
             *n == 1
         };
+        self.live.fetch_add(1, Ordering::AcqRel);
         if first {
             self.node_update(node, "running", None);
         }
@@ -118,6 +145,10 @@ impl Observer for JobObserver {
             self.node_update(node, "error", Some(e));
         } else if last {
             self.node_update(node, "completed", None);
+        }
+        // After the update is in the log: a job waiting in `settled` may close the log next.
+        if self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.settled.notify_waiters();
         }
     }
 
