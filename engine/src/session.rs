@@ -96,6 +96,8 @@ pub(crate) struct Core {
     /// Buffers of lanes of earlier processes, cleared, kept to spare the allocations of the next.
     spare_in: Vec<InBuffers>,
     spare_out: Vec<OutBuffers>,
+    /// Lanes taken from the session's [`Attach`], a buffer kept between looks.
+    arrivals: Vec<LaneReader>,
     /// The handler asked to keep its input's reply open ([`Cx::hold_reply`]).
     hold: bool,
     /// The in lane whose last entry is held open: it ends when the next input is handled, or takes
@@ -149,6 +151,7 @@ impl Core {
             held: None,
             spare_in: Vec::new(),
             spare_out: Vec::new(),
+            arrivals: Vec::new(),
         }
     }
 
@@ -245,8 +248,12 @@ impl Core {
         self.register(cx);
         // Taken before the lanes are looked at, so whatever arrives from now on wakes the task again.
         let woke = self.wake.take();
-        for r in attach.try_take() {
-            self.attach(r);
+        if attach.try_take(&mut self.arrivals) {
+            let mut arrivals = std::mem::take(&mut self.arrivals);
+            for r in arrivals.drain(..) {
+                self.attach(r);
+            }
+            self.arrivals = arrivals;
         }
         self.compose_if(process, woke);
         let n = self.ins.len();
@@ -656,6 +663,9 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
     let core = cx.core.clone();
     let name: Arc<str> = cx.runtime.name.clone();
     let mut first = Some(first);
+    // Lanes handed to the parked session, and the waker it waits with: kept from process to process.
+    let mut handed = Vec::new();
+    let mut waker = None;
     while let Some(lane) = first.take() {
         // Done with that process, the session waits a little for the next one (parked by
         // `finish_session`) instead of ending the task.
@@ -663,32 +673,26 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
             return;
         }
         // A process handed over already needs no timer (the common case under load).
-        let ready = attach.try_take();
-        let lanes = if !ready.is_empty() {
-            ready
-        } else {
+        if !attach.try_take(&mut handed) {
             // Waits until handed a process, or closed (the reaper, a swap or an unload).
-            let mut waker = None;
-            let handed = poll_fn(|c| {
+            let open = poll_fn(|c| {
                 attach.wake.register(&mut waker, c.waker());
                 attach.wake.take();
-                let lanes = attach.try_take();
-                if !lanes.is_empty() {
-                    Poll::Ready(Some(lanes))
+                if attach.try_take(&mut handed) {
+                    Poll::Ready(true)
                 } else if attach.is_closed() {
                     // Closed under the slot lock after leaving the idle list: no lane can follow.
-                    Poll::Ready(None)
+                    Poll::Ready(false)
                 } else {
                     Poll::Pending
                 }
             })
             .await;
-            match handed {
-                Some(lanes) => lanes,
-                None => return,
+            if !open {
+                return;
             }
-        };
-        let mut lanes = lanes.into_iter();
+        }
+        let mut lanes = handed.drain(..);
         first = lanes.next();
         let mut c = core.lock();
         c.reset();

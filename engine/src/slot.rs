@@ -208,12 +208,16 @@ impl Attach {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// The lanes that have arrived. The session registers its waker with [`Self::wake`] first.
-    pub(crate) fn try_take(&self) -> Vec<LaneReader> {
+    /// Moves the lanes that have arrived into `out` (the caller's buffer, kept between calls: no
+    /// allocation per process); true when any did. The session registers its waker with
+    /// [`Self::wake`] first.
+    pub(crate) fn try_take(&self, out: &mut Vec<LaneReader>) -> bool {
         if self.arrived.load(Ordering::Acquire) && self.arrived.swap(false, Ordering::AcqRel) {
-            self.lanes.lock().drain(..).collect()
+            let before = out.len();
+            out.extend(self.lanes.lock().drain(..));
+            out.len() > before
         } else {
-            Vec::new()
+            false
         }
     }
 
