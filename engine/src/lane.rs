@@ -4,6 +4,7 @@
 //! wiring, not to the tasks at its ends: whichever end goes away, the other is told (end-of-stream for
 //! the reader, an error reply for every unanswered packet for the writer), so nothing hangs.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -77,8 +78,33 @@ pub(crate) struct Shared {
 }
 
 /// Opens a lane into in port `port` of some node, for `process`, with `cap` credit (at least 1).
+/// A lane whose ends have both gone earlier on this thread is reused, buffers and all (see
+/// [`recycle`]): a request opens a lane per link, and most close within microseconds.
 pub(crate) fn lane(process: Arc<Process>, port: usize, cap: usize) -> (LaneWriter, LaneReader) {
-    let shared = Arc::new(Shared {
+    let shared = match POOL.try_with(|pool| pool.borrow_mut().pop()).ok().flatten() {
+        Some(mut shared) => match Arc::get_mut(&mut shared) {
+            Some(s) => {
+                s.process = process;
+                s.port = port;
+                s.cap = cap.max(1);
+                shared
+            }
+            // Only lanes no end holds are pooled; a shared one cannot be here.
+            None => fresh(process, port, cap),
+        },
+        None => fresh(process, port, cap),
+    };
+    (
+        LaneWriter {
+            shared: shared.clone(),
+            ended: false,
+        },
+        LaneReader { shared, gone: false },
+    )
+}
+
+fn fresh(process: Arc<Process>, port: usize, cap: usize) -> Arc<Shared> {
+    Arc::new(Shared {
         state: Mutex::new(State {
             fwd: VecDeque::new(),
             closed: false,
@@ -93,14 +119,61 @@ pub(crate) fn lane(process: Arc<Process>, port: usize, cap: usize) -> (LaneWrite
         cap: cap.max(1),
         port,
         process,
+    })
+}
+
+/// How many finished lanes a thread keeps for reuse.
+const POOLED: usize = 128;
+
+thread_local! {
+    /// Finished lanes, cleared, each held by nothing else.
+    static POOL: RefCell<Vec<Arc<Shared>>> = const { RefCell::new(Vec::new()) };
+    /// What a pooled lane points at instead of the process it served, which it must not keep alive.
+    static NO_PROCESS: Arc<Process> = Process::new();
+    /// What a dropping end leaves in place of the lane it hands to [`recycle`].
+    static VACANT: Arc<Shared> = fresh(NO_PROCESS.with(Arc::clone), usize::MAX, 1);
+}
+
+/// Called by an end as it drops: when the other end has gone already (this end holds the last
+/// reference), the lane is cleared and kept for the next [`lane`] on this thread. Its queues keep
+/// their capacity; what it held for its process (packets, frames, wakers, the process itself) is
+/// dropped now. While the thread is being torn down (its pool gone) the lane is simply freed.
+fn recycle(end: &mut Arc<Shared>) {
+    if Arc::strong_count(end) != 1 {
+        return;
+    }
+    // The end gives up its lane for a shared placeholder; the lane, unique now, goes to the pool.
+    let Ok(vacant) = VACANT.try_with(Arc::clone) else {
+        return;
+    };
+    let Ok(no_process) = NO_PROCESS.try_with(Arc::clone) else {
+        return;
+    };
+    let mut shared = std::mem::replace(end, vacant);
+    let Some(s) = Arc::get_mut(&mut shared) else {
+        return;
+    };
+    let state = s.state.get_mut();
+    // A lane that carried a burst is not kept with its big buffers.
+    if state.fwd.capacity() + state.back.capacity() > 1024 {
+        return;
+    }
+    state.fwd.clear();
+    state.back.clear();
+    state.closed = false;
+    state.unanswered = 0;
+    state.failed = None;
+    state.reader = None;
+    state.writer = None;
+    state.wake = None;
+    *s.ready.0.get_mut() = false;
+    s.process = no_process;
+    let _ = POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.len() < POOLED {
+            pool.push(shared);
+        }
     });
-    (
-        LaneWriter {
-            shared: shared.clone(),
-            ended: false,
-        },
-        LaneReader { shared, gone: false },
-    )
 }
 
 fn wake(w: &mut Option<Waker>) {
@@ -264,6 +337,7 @@ impl LaneWriter {
 impl Drop for LaneWriter {
     fn drop(&mut self) {
         self.close();
+        recycle(&mut self.shared);
     }
 }
 
@@ -392,6 +466,7 @@ impl Drop for LaneReader {
             };
             self.fail(err);
         }
+        recycle(&mut self.shared);
     }
 }
 
@@ -470,6 +545,32 @@ mod tests {
         let (res, frame) = blocked.await.unwrap();
         assert_eq!(res.unwrap_err().kind(), ErrorKind::Closed);
         assert!(matches!(frame, Some(Frame::Err(e)) if e.kind() == ErrorKind::Closed));
+    }
+
+    #[test]
+    fn a_reused_lane_starts_clean() {
+        let old = Process::new();
+        let (mut w, mut r) = lane(old.clone(), 2, 1);
+        w.push(pkt(&old, 0)).unwrap();
+        w.close();
+        r.fail(Error::new(ErrorKind::Closed, "gone"));
+        let before = Arc::as_ptr(&w.shared);
+        drop(r);
+        drop(w);
+        let new = Process::new();
+        let (mut w, mut r) = lane(new.clone(), 0, 4);
+        assert_eq!(Arc::as_ptr(&w.shared), before, "the finished lane is reused");
+        assert!(Arc::ptr_eq(r.process(), &new), "it serves the new process");
+        assert_eq!((r.port(), w.cap(), w.unanswered()), (0, 4, 0));
+        assert!(!r.is_drained(), "not closed, nothing queued");
+        assert!(w.try_frame().is_none(), "no frame or failure of the old process");
+        w.push(pkt(&new, 7)).unwrap();
+        let mut got = VecDeque::new();
+        let waker = futures::task::noop_waker();
+        let polled = r.poll_recv_all(&mut Context::from_waker(&waker), &mut got);
+        assert_eq!(polled, Poll::Ready(true));
+        assert_eq!(got.len(), 1, "only the new packet");
+        assert_eq!(Arc::strong_count(&old), 1, "the old process is not kept alive");
     }
 
     #[tokio::test]
