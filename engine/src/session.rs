@@ -96,6 +96,8 @@ pub(crate) struct Core {
     /// Buffers of lanes of earlier processes, cleared, kept to spare the allocations of the next.
     spare_in: Vec<InBuffers>,
     spare_out: Vec<OutBuffers>,
+    /// Packets handled since the replies were last composed (see [`BATCH`]).
+    burst: u32,
     /// Lanes taken from the session's [`Attach`], a buffer kept between looks.
     arrivals: Vec<LaneReader>,
     /// The handler asked to keep its input's reply open ([`Cx::hold_reply`]).
@@ -113,6 +115,9 @@ pub(crate) struct Core {
 
 type InBuffers = (VecDeque<Entry>, VecDeque<Packet>, Vec<crate::lane::Frame>);
 type OutBuffers = (VecDeque<u64>, VecDeque<crate::lane::Frame>);
+
+/// At most this many packets are handled in a row before the replies are composed.
+const BATCH: u32 = 16;
 
 /// How many spare lane buffers a session keeps.
 const SPARE: usize = 8;
@@ -152,6 +157,7 @@ impl Core {
             spare_in: Vec::new(),
             spare_out: Vec::new(),
             arrivals: Vec::new(),
+            burst: 0,
         }
     }
 
@@ -246,6 +252,19 @@ impl Core {
     /// Next thing to do: a packet, a port that ended, or the end of all input.
     fn poll_next(&mut self, process: &Process, cx: &mut Context<'_>, attach: &Attach) -> Poll<Next> {
         self.register(cx);
+        // A burst of packets already taken from a lane is handled in a row, composing the replies
+        // once per [`BATCH`] packets rather than after each: one look at the out lanes and one reply
+        // lock upstream serve many. What arrives meanwhile stays flagged in the `Wake` for the pass
+        // after the burst (or for an emit that waits on credit, which composes too).
+        if self.burst < BATCH {
+            if let Some(lane) = self.ins.get_mut(self.cursor) {
+                if let Some(packet) = lane.inbox.pop_front() {
+                    self.burst += 1;
+                    return Poll::Ready(Next::Packet(self.cursor, packet));
+                }
+            }
+        }
+        self.burst = 0;
         // Taken before the lanes are looked at, so whatever arrives from now on wakes the task again.
         let woke = self.wake.take();
         if attach.try_take(&mut self.arrivals) {
@@ -393,6 +412,7 @@ impl Core {
         self.detached = None;
         self.open_per_port.iter_mut().for_each(|n| *n = 0);
         self.cursor = 0;
+        self.burst = 0;
         self.hold = false;
         self.held = None;
     }
@@ -543,7 +563,8 @@ impl Cx {
                         return Poll::Ready(Err(e));
                     }
                 };
-                core.compose(process);
+                // No composing here: when the push must wait, `handle` composes as the handler
+                // waits; otherwise the session composes once per burst (`poll_next`).
                 let Some(p) = packet.take() else {
                     return Poll::Ready(Err(Error::new(ErrorKind::Internal, "packet sent twice")));
                 };
