@@ -65,7 +65,7 @@ impl State {
 
 /// Keeps a flag on a cache line of its own, away from the lock both ends write.
 #[repr(align(128))]
-struct Padded<T>(T);
+pub(crate) struct Padded<T>(pub(crate) T);
 
 pub(crate) struct Shared {
     state: Mutex<State>,

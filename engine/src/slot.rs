@@ -5,14 +5,14 @@
 //! the runtime they started on.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::lane::{lane, LaneReader, LaneWriter};
+use crate::lane::{lane, LaneReader, LaneWriter, Padded};
 use crate::node::{DynNode, Node, OutPort};
 use crate::process::{IdMap, Process, ProcessId};
 use crate::session::SessionStart;
@@ -27,11 +27,28 @@ const MAX_IDLE: usize = 256;
 /// How long a finished session waits for the next process before its task ends.
 pub(crate) const IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(500);
 
-static LIVE_SESSIONS: AtomicUsize = AtomicUsize::new(0);
+/// The count of live sessions, in stripes: each thread counts in its own (a session starts and ends
+/// once per node and process, and one shared counter would have every core fight over its cache
+/// line). A session may end on another thread than it started on: a stripe can go below zero, the
+/// sum is right.
+const STRIPES: usize = 16;
+static LIVE_SESSIONS: [Padded<AtomicIsize>; STRIPES] = [const { Padded(AtomicIsize::new(0)) }; STRIPES];
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 
-/// How many sessions (node × process tasks) are running in this program.
+thread_local! {
+    static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+}
+
+fn live_stripe() -> &'static AtomicIsize {
+    // A thread being torn down counts in stripe 0.
+    &LIVE_SESSIONS[STRIPE.try_with(|s| *s).unwrap_or(0)].0
+}
+
+/// How many sessions (node × process tasks) are running in this program. While sessions start and
+/// end on other threads the sum is a moment's estimate; at rest it is exact.
 pub fn live_sessions() -> usize {
-    LIVE_SESSIONS.load(Ordering::SeqCst)
+    let sum: isize = LIVE_SESSIONS.iter().map(|s| s.0.load(Ordering::SeqCst)).sum();
+    sum.max(0) as usize
 }
 
 /// Counts a session for as long as it lives.
@@ -39,14 +56,14 @@ pub(crate) struct SessionGuard(());
 
 impl SessionGuard {
     pub(crate) fn new() -> Self {
-        LIVE_SESSIONS.fetch_add(1, Ordering::SeqCst);
+        live_stripe().fetch_add(1, Ordering::SeqCst);
         SessionGuard(())
     }
 }
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
-        LIVE_SESSIONS.fetch_sub(1, Ordering::SeqCst);
+        live_stripe().fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -326,7 +343,9 @@ impl NodeSlot {
         cap: Option<usize>,
     ) -> Result<LaneWriter> {
         let mut inner = self.inner.lock();
-        let Some(rt) = inner.runtime.clone() else {
+        // The runtime is moved out for the call and back, not cloned: every open of every node's
+        // lane would otherwise count its reference up and down (one cache line for all cores).
+        let Some(rt) = inner.runtime.take() else {
             return Err(Error::new(
                 ErrorKind::Unavailable,
                 format!("node \"{}\" is not loaded", self.name),
@@ -334,6 +353,7 @@ impl NodeSlot {
         };
         let (writer, reader) = lane(process.clone(), port, cap.unwrap_or(rt.options.buffer));
         self.admit(&mut inner, &rt, reader);
+        inner.runtime = Some(rt);
         Ok(writer)
     }
 
@@ -365,6 +385,9 @@ impl NodeSlot {
     }
 
     fn start_waiting(self: &Arc<Self>, inner: &mut SlotInner) {
+        if inner.waiting.is_empty() {
+            return;
+        }
         let Some(rt) = inner.runtime.clone() else { return };
         while inner.live < rt.options.concurrency.max(1) {
             let Some(reader) = inner.waiting.pop_front() else {
