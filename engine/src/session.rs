@@ -252,10 +252,10 @@ impl Core {
     /// Next thing to do: a packet, a port that ended, or the end of all input.
     fn poll_next(&mut self, process: &Process, cx: &mut Context<'_>, attach: &Attach) -> Poll<Next> {
         self.register(cx);
-        // A burst of packets already taken from a lane is handled in a row, composing the replies
-        // once per [`BATCH`] packets rather than after each: one look at the out lanes and one reply
-        // lock upstream serve many. What arrives meanwhile stays flagged in the `Wake` for the pass
-        // after the burst (or for an emit that waits on credit, which composes too).
+        // Replies are composed once per burst of up to [`BATCH`] packets, not after each: one look at
+        // the out lanes and one reply lock upstream serve many. A packet already taken from a lane
+        // needs no other look at all. What arrives meanwhile stays flagged (in the `Wake`, or as
+        // `dirty`) for the composition after the burst, or for a handler that waits, which composes.
         if self.burst < BATCH {
             if let Some(lane) = self.ins.get_mut(self.cursor) {
                 if let Some(packet) = lane.inbox.pop_front() {
@@ -264,9 +264,10 @@ impl Core {
                 }
             }
         }
-        self.burst = 0;
         // Taken before the lanes are looked at, so whatever arrives from now on wakes the task again.
-        let woke = self.wake.take();
+        if self.wake.take() {
+            self.dirty = true;
+        }
         if attach.try_take(&mut self.arrivals) {
             let mut arrivals = std::mem::take(&mut self.arrivals);
             for r in arrivals.drain(..) {
@@ -274,7 +275,21 @@ impl Core {
             }
             self.arrivals = arrivals;
         }
-        self.compose_if(process, woke);
+        let next = self.next_input(cx);
+        match next {
+            Poll::Ready(Next::Packet(..)) if self.burst < BATCH => self.burst += 1,
+            Poll::Ready(Next::Packet(..)) | Poll::Pending => {
+                self.burst = 0;
+                self.compose_if(process, false);
+            }
+            // The end-of-input handlers run next; the session composes as they wait and after them.
+            Poll::Ready(_) => self.burst = 0,
+        }
+        next
+    }
+
+    /// The next packet from the in lanes (round robin), a port that ended, or the end of all input.
+    fn next_input(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
         let n = self.ins.len();
         for k in 0..n {
             let i = (self.cursor + k) % n;
