@@ -4,13 +4,23 @@
 #   request_reply  weir / 10-stage oneshot-relay chain, processes/s      goal >= 0.5
 #   round_trip     one packet through one node and back                  reported
 #   memory         RSS at 1M and at 5M packets into a 2 us consumer       goal: within 10%
+# RUNS=N repeats the chain bench N times and reports each run's ratios and their median: on a busy
+# machine the baselines alone move by half from run to run. WORKERS=N sets the tokio worker threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo bench -p weir-engine --bench chain -- --noplot "$@" 2>&1 | grep -E '^[a-z_]+/|time:|thrpt:' || true
+runs=${RUNS:-1}
 mean() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['mean']['point_estimate'])" "target/criterion/$1/new/estimates.json"; }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[2])/float(sys.argv[1]):.2f}')" "$1" "$2"; }
+median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.2f}')" "$@"; }
+stream=() request=()
+for run in $(seq 1 "$runs"); do
+    [ "$runs" -gt 1 ] && echo "== run $run of $runs"
+    cargo bench -p weir-engine --bench chain -- --noplot "$@" 2>&1 | grep -E '^[a-z_]+/|time:|thrpt:' || true
+    stream+=("$(ratio "$(mean stream/weir)" "$(mean stream/mpsc)")")
+    request+=("$(ratio "$(mean request_reply/weir)" "$(mean request_reply/oneshot)")")
+done
 echo
-echo "stream:        weir/mpsc throughput ratio    $(ratio "$(mean stream/weir)" "$(mean stream/mpsc)")"
-echo "request_reply: weir/oneshot throughput ratio $(ratio "$(mean request_reply/weir)" "$(mean request_reply/oneshot)")"
+echo "stream:        weir/mpsc throughput ratio    $(median "${stream[@]}")  (runs: ${stream[*]})"
+echo "request_reply: weir/oneshot throughput ratio $(median "${request[@]}")  (runs: ${request[*]})"
 python3 -c "import sys; print(f'round_trip:    one node {float(sys.argv[1])/1000:.2f} us')" "$(mean round_trip/weir_one_node)"
 cargo bench -p weir-engine --bench memory 2>&1 | grep '^memory:'
