@@ -116,6 +116,9 @@ pub(crate) struct Core {
 type InBuffers = (VecDeque<Entry>, VecDeque<Packet>, Vec<crate::lane::Frame>);
 type OutBuffers = (VecDeque<u64>, VecDeque<crate::lane::Frame>);
 
+/// `Core::current` while an end-of-input handler has not emitted yet (its entry is not made).
+const UNBEGUN: usize = usize::MAX;
+
 /// At most this many packets are handled in a row before the replies are composed.
 const BATCH: u32 = 16;
 
@@ -181,7 +184,7 @@ impl Core {
 
     fn push_part(&mut self, part: Part) {
         self.dirty = true;
-        let current = self.current;
+        let current = self.current_lane();
         match self.ins[current].entries.back_mut() {
             Some(entry) if !entry.done => entry.parts.push_back(part),
             _ => {
@@ -336,16 +339,25 @@ impl Core {
         self.ins[lane].entries.push_back(Entry::new());
     }
 
-    /// Begins an end-of-input handler: into the held reply when there is one, else the detached lane.
+    /// Begins an end-of-input handler: into the held reply when there is one, else into an entry of
+    /// the detached lane, made only once the handler emits or holds (most emit nothing).
     fn begin_end_of_input(&mut self) {
         self.hold = false;
         match self.held {
             Some(lane) => self.current = lane,
-            None => {
-                let lane = self.detached_lane();
-                self.begin(lane);
-            }
+            None => self.current = UNBEGUN,
         }
+    }
+
+    /// The in lane whose last entry the handler is producing, making the end-of-input entry now if
+    /// it was put off.
+    fn current_lane(&mut self) -> usize {
+        if self.current == UNBEGUN {
+            let lane = self.detached_lane();
+            self.ins[lane].entries.push_back(Entry::new());
+            self.current = lane;
+        }
+        self.current
     }
 
     /// Ends the reply held open, if any.
@@ -364,6 +376,13 @@ impl Core {
     }
 
     fn end_with(&mut self, result: Result<()>, keep: bool) -> Option<Error> {
+        if self.current == UNBEGUN {
+            if result.is_ok() && !self.hold {
+                // An end-of-input handler that emitted nothing and holds nothing: no entry to end.
+                return None;
+            }
+            self.current_lane();
+        }
         let mut panicked = None;
         let failed = result.is_err();
         if let Err(e) = result {
