@@ -81,7 +81,8 @@ pub(crate) struct Shared {
 /// A lane whose ends have both gone earlier on this thread is reused, buffers and all (see
 /// [`recycle`]): a request opens a lane per link, and most close within microseconds.
 pub(crate) fn lane(process: Arc<Process>, port: usize, cap: usize) -> (LaneWriter, LaneReader) {
-    let shared = match POOL.try_with(|pool| pool.borrow_mut().pop()).ok().flatten() {
+    let pooled = POOL.try_with(|pool| pool.try_borrow_mut().ok()?.lanes.pop());
+    let shared = match pooled.ok().flatten() {
         Some(mut shared) => match Arc::get_mut(&mut shared) {
             Some(s) => {
                 s.process = process;
@@ -125,13 +126,25 @@ fn fresh(process: Arc<Process>, port: usize, cap: usize) -> Arc<Shared> {
 /// How many finished lanes a thread keeps for reuse.
 const POOLED: usize = 128;
 
-thread_local! {
+/// A thread's finished lanes, and the two stand-ins recycling needs.
+struct Pool {
     /// Finished lanes, cleared, each held by nothing else.
-    static POOL: RefCell<Vec<Arc<Shared>>> = const { RefCell::new(Vec::new()) };
+    lanes: Vec<Arc<Shared>>,
     /// What a pooled lane points at instead of the process it served, which it must not keep alive.
-    static NO_PROCESS: Arc<Process> = Process::new();
-    /// What a dropping end leaves in place of the lane it hands to [`recycle`].
-    static VACANT: Arc<Shared> = fresh(NO_PROCESS.with(Arc::clone), usize::MAX, 1);
+    no_process: Arc<Process>,
+    /// What a dropping end leaves in place of the lane it gives to the pool.
+    vacant: Arc<Shared>,
+}
+
+thread_local! {
+    static POOL: RefCell<Pool> = RefCell::new({
+        let no_process = Process::new();
+        Pool {
+            lanes: Vec::new(),
+            vacant: fresh(no_process.clone(), usize::MAX, 1),
+            no_process,
+        }
+    });
 }
 
 /// Called by an end as it drops: when the other end has gone already (this end holds the last
@@ -142,37 +155,38 @@ fn recycle(end: &mut Arc<Shared>) {
     if Arc::strong_count(end) != 1 {
         return;
     }
-    // The end gives up its lane for a shared placeholder; the lane, unique now, goes to the pool.
-    let Ok(vacant) = VACANT.try_with(Arc::clone) else {
-        return;
-    };
-    let Ok(no_process) = NO_PROCESS.try_with(Arc::clone) else {
-        return;
-    };
-    let mut shared = std::mem::replace(end, vacant);
-    let Some(s) = Arc::get_mut(&mut shared) else {
-        return;
-    };
-    let state = s.state.get_mut();
-    // A lane that carried a burst is not kept with its big buffers.
-    if state.fwd.capacity() + state.back.capacity() > 1024 {
-        return;
-    }
-    state.fwd.clear();
-    state.back.clear();
-    state.closed = false;
-    state.unanswered = 0;
-    state.failed = None;
-    state.reader = None;
-    state.writer = None;
-    state.wake = None;
-    *s.ready.0.get_mut() = false;
-    s.process = no_process;
     let _ = POOL.try_with(|pool| {
-        let mut pool = pool.borrow_mut();
-        if pool.len() < POOLED {
-            pool.push(shared);
+        let Ok(mut pool) = pool.try_borrow_mut() else {
+            return;
+        };
+        if pool.lanes.len() >= POOLED {
+            return;
         }
+        // The end gives up its lane for a shared stand-in; the lane, unique now, goes to the pool.
+        let mut shared = std::mem::replace(end, pool.vacant.clone());
+        let Some(s) = Arc::get_mut(&mut shared) else {
+            return;
+        };
+        let state = s.state.get_mut();
+        // A lane that carried a burst is not kept with its big buffers.
+        if state.fwd.capacity() + state.back.capacity() > 1024 {
+            return;
+        }
+        if !state.fwd.is_empty() {
+            state.fwd.clear();
+        }
+        if !state.back.is_empty() {
+            state.back.clear();
+        }
+        state.closed = false;
+        state.unanswered = 0;
+        state.failed = None;
+        state.reader = None;
+        state.writer = None;
+        state.wake = None;
+        *s.ready.0.get_mut() = false;
+        s.process = pool.no_process.clone();
+        pool.lanes.push(shared);
     });
 }
 

@@ -7,7 +7,6 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Instant;
 
 use parking_lot::Mutex;
 
@@ -231,7 +230,11 @@ impl Attach {
     pub(crate) fn try_take(&self, out: &mut Vec<LaneReader>) -> bool {
         if self.arrived.load(Ordering::Acquire) && self.arrived.swap(false, Ordering::AcqRel) {
             let before = out.len();
-            out.extend(self.lanes.lock().drain(..));
+            let mut lanes = self.lanes.lock();
+            // Usually one lane: popping beats setting up a drain.
+            while let Some(lane) = lanes.pop_front() {
+                out.push(lane);
+            }
             out.len() > before
         } else {
             false
@@ -252,8 +255,11 @@ struct SlotInner {
     live: usize,
     waiting: VecDeque<LaneReader>,
     /// Sessions that finished their process and wait to serve the next one (no new task needed),
-    /// each with the time it parked. The most recent is last: it is handed the next process.
-    idle: Vec<(Arc<Attach>, Instant)>,
+    /// each with the reaper's tick it parked at. The most recent is last: it is handed the next
+    /// process.
+    idle: Vec<(Arc<Attach>, u64)>,
+    /// The reaper's clock: counts its rounds, every half [`IDLE_FOR`] (a park reads no clock).
+    tick: u64,
     /// A reaper task is running: it ends sessions idle for longer than [`IDLE_FOR`].
     reaping: bool,
 }
@@ -281,6 +287,7 @@ impl NodeSlot {
                 live: 0,
                 waiting: VecDeque::new(),
                 idle: Vec::new(),
+                tick: 0,
                 reaping: false,
             }),
         })
@@ -434,7 +441,8 @@ impl NodeSlot {
         if inner.generation != generation || inner.idle.len() >= MAX_IDLE || attach.is_closed() {
             return false;
         }
-        inner.idle.push((attach.clone(), Instant::now()));
+        let tick = inner.tick;
+        inner.idle.push((attach.clone(), tick));
         if !inner.reaping {
             inner.reaping = true;
             tokio::spawn(reap(Arc::downgrade(self)));
@@ -465,9 +473,11 @@ async fn reap(slot: Weak<NodeSlot>) {
         tokio::time::sleep(IDLE_FOR / 2).await;
         let Some(slot) = slot.upgrade() else { return };
         let mut inner = slot.inner.lock();
-        let now = Instant::now();
-        inner.idle.retain(|(attach, since)| {
-            let stale = now.duration_since(*since) >= IDLE_FOR;
+        inner.tick += 1;
+        let now = inner.tick;
+        inner.idle.retain(|(attach, parked)| {
+            // Three rounds after its park: idle for two to three half periods.
+            let stale = now - parked >= 3;
             if stale {
                 attach.close();
             }
