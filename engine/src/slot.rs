@@ -241,8 +241,12 @@ impl Attach {
         }
     }
 
-    /// Every lane not yet taken.
+    /// Every lane not yet taken. Called under the slot's lock, which every push holds too: with
+    /// `arrived` clear, nothing is there and the lanes' lock is not taken.
     pub(crate) fn take_all(&self) -> Vec<LaneReader> {
+        if !self.arrived.load(Ordering::Acquire) {
+            return Vec::new();
+        }
         self.arrived.store(false, Ordering::Release);
         self.lanes.lock().drain(..).collect()
     }
@@ -373,8 +377,8 @@ impl NodeSlot {
             inner.live += 1;
             if let Some((attach, _)) = inner.idle.pop() {
                 // An idle session of this node takes the process: no task to spawn.
-                inner.sessions.insert(pid, attach.clone());
                 attach.push(reader);
+                inner.sessions.insert(pid, attach);
                 return;
             }
             let attach = Attach::new();
@@ -421,12 +425,14 @@ impl NodeSlot {
         if !late.is_empty() {
             return Finish::Late(late);
         }
+        // The map's reference to the session's attach serves the idle list next.
+        let mut mine = None;
         if inner.generation == generation {
-            inner.sessions.remove(&pid);
+            mine = inner.sessions.remove(&pid);
             inner.live -= 1;
             self.start_waiting(&mut inner);
         }
-        if self.park_locked(&mut inner, generation, attach) {
+        if self.park_locked(&mut inner, generation, attach, mine) {
             Finish::Parked
         } else {
             Finish::Leave
@@ -437,12 +443,21 @@ impl NodeSlot {
     /// leave instead (the node changed, or enough sessions are idle already). An idle session waits
     /// without a timer of its own: one reaper task per slot, running only while sessions are idle,
     /// ends those idle for longer than [`IDLE_FOR`] (a timer per wait cost more than the wait).
-    fn park_locked(self: &Arc<Self>, inner: &mut SlotInner, generation: u64, attach: &Arc<Attach>) -> bool {
+    fn park_locked(
+        self: &Arc<Self>,
+        inner: &mut SlotInner,
+        generation: u64,
+        attach: &Arc<Attach>,
+        reference: Option<Arc<Attach>>,
+    ) -> bool {
         if inner.generation != generation || inner.idle.len() >= MAX_IDLE || attach.is_closed() {
             return false;
         }
         let tick = inner.tick;
-        inner.idle.push((attach.clone(), tick));
+        let reference = reference
+            .filter(|r| Arc::ptr_eq(r, attach))
+            .unwrap_or_else(|| attach.clone());
+        inner.idle.push((reference, tick));
         if !inner.reaping {
             inner.reaping = true;
             tokio::spawn(reap(Arc::downgrade(self)));
