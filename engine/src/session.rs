@@ -416,11 +416,18 @@ impl Core {
     fn reset(&mut self) {
         for lane in self.ins.drain(..) {
             let InLane {
+                mut reader,
+                ended,
                 mut entries,
                 mut inbox,
                 mut outbox,
                 ..
             } = lane;
+            // Read to its end with every reply sent: nothing is owed, the drop need not look.
+            if let Some(r) = reader.as_mut().filter(|_| ended && entries.is_empty()) {
+                r.settle();
+            }
+            drop(reader);
             if self.spare_in.len() < SPARE {
                 entries.clear();
                 inbox.clear();
