@@ -572,9 +572,8 @@ impl Cx {
 
     /// Emits a packet with an explicit lineage.
     pub async fn emit_packet(&mut self, port: OutPort, packet: Packet) -> Result<()> {
-        let runtime = self.runtime.clone();
-        let targets = runtime.targets(port);
-        if targets.is_empty() {
+        let links = self.runtime.targets(port).len();
+        if links == 0 {
             let part = match port {
                 OutPort::Error => Part::Fail(match packet.value {
                     Value::Error(e) => e,
@@ -582,7 +581,7 @@ impl Cx {
                 }),
                 OutPort::Out(_) => {
                     if let Some(o) = self.process.observer() {
-                        o.output(runtime.name(), port, &packet.value);
+                        o.output(self.runtime.name(), port, &packet.value);
                     }
                     Part::Local(packet.value)
                 }
@@ -590,8 +589,11 @@ impl Cx {
             self.push_now(part);
             return Ok(());
         }
-        if targets.len() == 1 {
-            // One link, the common case: one lock per emit, nothing to allocate.
+        if links == 1 {
+            // One link, the common case: one lock per emit, nothing to allocate, and the runtime
+            // borrowed, not cloned (its count is shared by every session of the node).
+            let runtime = &self.runtime;
+            let targets = runtime.targets(port);
             let process = &self.process;
             let core = &self.core;
             let mut packet = Some(packet);
@@ -634,6 +636,8 @@ impl Cx {
             })
             .await;
         }
+        let runtime = self.runtime.clone();
+        let targets = runtime.targets(port);
         let id = {
             let mut core = self.core.lock();
             core.next_part += 1;
