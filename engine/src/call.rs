@@ -42,10 +42,18 @@ impl Call {
     pub async fn send(&mut self, value: Value) -> Result<()> {
         let origin = Origin::entry(self.process.id(), self.next);
         self.next += 1;
+        if self.process.is_done() {
+            return Err(self.process.ended_error());
+        }
+        // With credit free the packet goes at once: no wait to set up.
+        let packet = match self.writer.try_push(Packet::new(value, origin))? {
+            Ok(()) => return Ok(()),
+            Err(packet) => packet,
+        };
         tokio::select! {
             biased;
             _ = self.process.done() => Err(self.process.ended_error()),
-            r = self.writer.send(Packet::new(value, origin)) => r,
+            r = self.writer.send(packet) => r,
         }
     }
 

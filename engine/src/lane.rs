@@ -250,6 +250,21 @@ impl LaneWriter {
         Ok(Err(packet))
     }
 
+    /// Sends `packet` if credit is free, in one lock; hands it back when at the bound.
+    pub fn try_push(&mut self, packet: Packet) -> Result<Result<(), Packet>, Error> {
+        let mut s = self.shared.state.lock();
+        if let Some(e) = &s.failed {
+            return Err(e.clone());
+        }
+        if s.unanswered < self.shared.cap {
+            s.fwd.push_back(packet);
+            s.unanswered += 1;
+            wake(&mut s.reader);
+            return Ok(Ok(()));
+        }
+        Ok(Err(packet))
+    }
+
     /// Waits for credit, then sends.
     pub async fn send(&mut self, packet: Packet) -> Result<(), Error> {
         std::future::poll_fn(|cx| self.poll_reserve(cx)).await?;
@@ -309,19 +324,28 @@ impl LaneWriter {
         self.shared.state.lock().wake = Some(wake);
     }
 
-    /// The next reply frame if one is there now.
+    /// The next reply frame if one is there now. Takes no lock when nothing arrived since the last
+    /// look (the `ready` flag, which every frame and failure sets).
     pub fn try_frame(&mut self) -> Option<Frame> {
+        if !self.shared.ready.0.load(Ordering::Acquire) {
+            return None;
+        }
         let mut s = self.shared.state.lock();
-        if let Some(f) = s.back.pop_front() {
-            return Some(f);
-        }
-        if s.unanswered > 0 {
-            if let Some(e) = s.failed.clone() {
+        let frame = if let Some(f) = s.back.pop_front() {
+            Some(f)
+        } else if s.unanswered > 0 {
+            s.failed.clone().map(|e| {
                 s.unanswered -= 1;
-                return Some(Frame::Err(e));
-            }
+                Frame::Err(e)
+            })
+        } else {
+            None
+        };
+        // Cleared under the lock, and only with nothing left to give: set again by the next frame.
+        if s.back.is_empty() && !(s.failed.is_some() && s.unanswered > 0) {
+            self.shared.ready.0.store(false, Ordering::Release);
         }
-        None
+        frame
     }
 
     pub async fn frame(&mut self) -> Option<Frame> {
@@ -565,6 +589,31 @@ mod tests {
         let (res, frame) = blocked.await.unwrap();
         assert_eq!(res.unwrap_err().kind(), ErrorKind::Closed);
         assert!(matches!(frame, Some(Frame::Err(e)) if e.kind() == ErrorKind::Closed));
+    }
+
+    #[test]
+    fn try_frame_gives_every_frame_and_failure_then_none() {
+        let p = Process::new();
+        let (mut w, mut r) = lane(p.clone(), 0, 8);
+        assert_eq!(w.try_frame(), None, "nothing sent");
+        for i in 0..4 {
+            assert!(matches!(w.try_push(pkt(&p, i)), Ok(Ok(()))));
+        }
+        r.reply_all([Frame::One(Value::from(0)), Frame::Item(Value::from(1))]);
+        assert_eq!(w.try_frame(), Some(Frame::One(Value::from(0))));
+        assert_eq!(w.try_frame(), Some(Frame::Item(Value::from(1))));
+        assert_eq!(w.try_frame(), None, "all taken");
+        r.reply(Frame::End);
+        assert_eq!(
+            w.try_frame(),
+            Some(Frame::End),
+            "a frame after an empty look is seen"
+        );
+        r.fail(Error::new(ErrorKind::Closed, "gone"));
+        assert!(matches!(w.try_frame(), Some(Frame::Err(_))), "packet 2 fails");
+        assert!(matches!(w.try_frame(), Some(Frame::Err(_))), "packet 3 fails");
+        assert_eq!(w.try_frame(), None, "nothing more is owed");
+        assert!(w.try_push(pkt(&p, 4)).is_err(), "a failed lane refuses packets");
     }
 
     #[test]
