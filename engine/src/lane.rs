@@ -234,24 +234,15 @@ impl LaneWriter {
     /// Sends `packet` if credit is free, in one lock; hands it back (Pending) when at the bound, the
     /// task registered to be woken when an answer returns credit.
     pub fn poll_push(&mut self, cx: &mut Context<'_>, packet: Packet) -> Result<Result<(), Packet>, Error> {
-        let mut s = self.shared.state.lock();
-        if let Some(e) = &s.failed {
-            return Err(e.clone());
-        }
-        if s.unanswered < self.shared.cap {
-            s.fwd.push_back(packet);
-            s.unanswered += 1;
-            wake(&mut s.reader);
-            return Ok(Ok(()));
-        }
-        if !s.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            s.writer = Some(cx.waker().clone());
-        }
-        Ok(Err(packet))
+        self.push_or(packet, Some(cx))
     }
 
     /// Sends `packet` if credit is free, in one lock; hands it back when at the bound.
     pub fn try_push(&mut self, packet: Packet) -> Result<Result<(), Packet>, Error> {
+        self.push_or(packet, None)
+    }
+
+    fn push_or(&mut self, packet: Packet, cx: Option<&mut Context<'_>>) -> Result<Result<(), Packet>, Error> {
         let mut s = self.shared.state.lock();
         if let Some(e) = &s.failed {
             return Err(e.clone());
@@ -261,6 +252,11 @@ impl LaneWriter {
             s.unanswered += 1;
             wake(&mut s.reader);
             return Ok(Ok(()));
+        }
+        if let Some(cx) = cx {
+            if !s.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                s.writer = Some(cx.waker().clone());
+            }
         }
         Ok(Err(packet))
     }
