@@ -89,6 +89,11 @@ impl Call {
     }
 
     /// Packets sent whose reply has not ended.
+    /// True while a reply frame is still to be read (see [`LaneWriter::owes_frames`]).
+    pub fn owes_frames(&self) -> bool {
+        self.writer.owes_frames()
+    }
+
     pub fn unanswered(&self) -> usize {
         self.writer.unanswered()
     }

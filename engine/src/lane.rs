@@ -358,6 +358,13 @@ impl LaneWriter {
         }
     }
 
+    /// True while a reply frame is still to be read: a reply not ended yet, or frames that arrived
+    /// and were not taken (a reply can end before its writer looks).
+    pub fn owes_frames(&self) -> bool {
+        let s = self.shared.state.lock();
+        s.unanswered > 0 || !s.back.is_empty()
+    }
+
     /// Packets sent whose reply has not ended.
     pub fn unanswered(&self) -> usize {
         self.shared.state.lock().unanswered
@@ -610,6 +617,20 @@ mod tests {
         assert!(matches!(w.try_frame(), Some(Frame::Err(_))), "packet 3 fails");
         assert_eq!(w.try_frame(), None, "nothing more is owed");
         assert!(w.try_push(pkt(&p, 4)).is_err(), "a failed lane refuses packets");
+    }
+
+    #[test]
+    fn an_ended_reply_not_yet_read_is_still_owed() {
+        let p = Process::new();
+        let (mut w, mut r) = lane(p.clone(), 0, 4);
+        assert!(!w.owes_frames());
+        w.push(pkt(&p, 0)).unwrap();
+        assert!(w.owes_frames(), "a reply is due");
+        r.reply(Frame::One(Value::from(0)));
+        assert_eq!(w.unanswered(), 0, "the reply has ended");
+        assert!(w.owes_frames(), "but it has not been read");
+        assert_eq!(w.try_frame(), Some(Frame::One(Value::from(0))));
+        assert!(!w.owes_frames());
     }
 
     #[test]

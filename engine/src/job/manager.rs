@@ -483,7 +483,8 @@ async fn run_entry(
         Frame(Option<Frame>),
     }
     loop {
-        let owed = call.unanswered() > 0;
+        // Frames of a reply that has ended but not been read count: the loop must read them.
+        let owed = call.owes_frames();
         let step = match (&mut rx, owed) {
             (None, false) => return Ok(values),
             (None, true) => Step::Frame(call.frame().await),
