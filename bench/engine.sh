@@ -23,4 +23,7 @@ echo
 echo "stream:        weir/mpsc throughput ratio    $(median "${stream[@]}")  (runs: ${stream[*]})"
 echo "request_reply: weir/oneshot throughput ratio $(median "${request[@]}")  (runs: ${request[*]})"
 python3 -c "import sys; print(f'round_trip:    one node {float(sys.argv[1])/1000:.2f} us')" "$(mean round_trip/weir_one_node)"
+# Twice: as the weir binary runs (mimalloc may back its arena with 2 MiB transparent huge pages, so
+# RSS moves in 2 MiB steps), and on 4 KiB pages, where RSS follows what is live.
 cargo bench -p weir-engine --bench memory 2>&1 | grep '^memory:'
+MIMALLOC_ALLOW_THP=0 cargo bench -p weir-engine --bench memory 2>&1 | grep '^memory:'
