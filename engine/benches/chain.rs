@@ -18,7 +18,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use weir_engine::template::Pass;
-use weir_engine::testing::{pass_chain, stream_through, Graph};
+use weir_engine::testing::{mpsc_pipeline, pass_chain, stream_through, Graph};
 use weir_engine::{call, NodeSlot, Process, Value};
 
 const STAGES: usize = 10;
@@ -30,37 +30,6 @@ const BUFFER: usize = 64;
 async fn weir_stream(head: &Arc<NodeSlot>, n: u64) {
     let replies = stream_through(head, n, BUFFER).await.expect("stream");
     assert_eq!(replies, n);
-}
-
-async fn mpsc_stream(n: u64) {
-    let (tx0, mut rx) = mpsc::channel::<Value>(BUFFER);
-    let mut tasks = Vec::new();
-    for _ in 0..STAGES {
-        let (tx, next) = mpsc::channel::<Value>(BUFFER);
-        let mut input = std::mem::replace(&mut rx, next);
-        tasks.push(tokio::spawn(async move {
-            while let Some(v) = input.recv().await {
-                if tx.send(v).await.is_err() {
-                    break;
-                }
-            }
-        }));
-    }
-    let sink = tokio::spawn(async move {
-        let mut count = 0u64;
-        while rx.recv().await.is_some() {
-            count += 1;
-        }
-        count
-    });
-    for i in 0..n {
-        tx0.send(Value::Int(i as i64)).await.expect("send");
-    }
-    drop(tx0);
-    assert_eq!(sink.await.expect("sink"), n);
-    for t in tasks {
-        let _ = t.await;
-    }
 }
 
 type Req = (Value, oneshot::Sender<Value>);
@@ -140,7 +109,9 @@ fn bench(c: &mut Criterion) {
     group.bench_function("weir", |b| {
         b.iter(|| rt.block_on(weir_stream(&head, STREAM_PACKETS)))
     });
-    group.bench_function("mpsc", |b| b.iter(|| rt.block_on(mpsc_stream(STREAM_PACKETS))));
+    group.bench_function("mpsc", |b| {
+        b.iter(|| rt.block_on(mpsc_pipeline(STREAM_PACKETS, STAGES, BUFFER)))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("request_reply");

@@ -1,6 +1,7 @@
 //! A chain of 10 pass-through nodes driven two ways, for profiling (`perf record`, callgrind):
 //!   cargo run --release -p weir-engine --example chain -- stream [N]    one process streaming N packets
 //!   cargo run --release -p weir-engine --example chain -- request [N]   N processes, 64 in flight
+//!   cargo run --release -p weir-engine --example chain -- mpsc [N]      the stream bench's baseline
 //! `WORKERS=1` runs it on one tokio worker (default 2), to tell instruction count from cross-core cost.
 
 /// The allocator the `weir` binary uses.
@@ -9,7 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
 
-use weir_engine::testing::{pass_chain, stream_through, Graph};
+use weir_engine::testing::{mpsc_pipeline, pass_chain, stream_through, Graph};
 use weir_engine::{call, Process, Value};
 
 fn main() {
@@ -41,6 +42,9 @@ fn main() {
             for w in workers {
                 w.await.expect("worker");
             }
+        } else if mode == "mpsc" {
+            // The stream bench's baseline.
+            mpsc_pipeline(n, 10, 64).await;
         } else {
             let replies = tokio::spawn(async move { stream_through(&head, n, 64).await.expect("stream") });
             assert_eq!(replies.await.expect("task"), n);

@@ -348,9 +348,20 @@ impl Core {
         self.compose_if(process, woke);
     }
 
+    /// Puts the packets the handler emitted into their lanes, if any wait (see `LaneWriter::defer`).
+    pub(crate) fn flush_deferred(&mut self) {
+        if std::mem::take(&mut self.unflushed) {
+            for out in &mut self.outs {
+                out.writer.flush();
+            }
+        }
+    }
+
     /// Composes when `woke` (a lane changed: the caller took the session's `Wake`) or when parts
     /// were added since the last composition; otherwise nothing can have moved.
+    /// Packets the handler emitted since are put into their lanes first.
     pub(crate) fn compose_if(&mut self, process: &Process, woke: bool) {
+        self.flush_deferred();
         if !woke && !self.dirty {
             return;
         }

@@ -99,6 +99,8 @@ pub(crate) fn lane(process: Arc<Process>, port: usize, cap: usize) -> (LaneWrite
         LaneWriter {
             shared: shared.clone(),
             ended: false,
+            deferred: VecDeque::new(),
+            credit: 0,
         },
         LaneReader { shared, gone: false },
     )
@@ -200,12 +202,79 @@ fn wake(w: &mut Option<Waker>) {
 pub struct LaneWriter {
     shared: Arc<Shared>,
     ended: bool,
+    /// Packets sent with [`Self::defer`], not yet in the lane: they go in with the next lock this
+    /// end takes ([`Self::flush`], a push, a close, a look at the replies), in order, before anything
+    /// else. A session defers what its handler emits and flushes before it waits or after a burst,
+    /// so a consumer gets a burst in one lock and one wake-up instead of one per packet.
+    deferred: VecDeque<Packet>,
+    /// Credit known to be free: the bound less the unanswered packets, as of the last lock, less
+    /// what was deferred since. Answers only add credit, so this never overstates it.
+    credit: usize,
+}
+
+/// Moves a writer's deferred packets into the lane, under its lock: on a failed lane they are owed
+/// an error reply like every packet the consumer did not answer. Gives the credit left.
+#[inline]
+fn put_deferred(deferred: &mut VecDeque<Packet>, cap: usize, s: &mut State) -> usize {
+    if !deferred.is_empty() {
+        put_deferred_now(deferred, s);
+    }
+    cap.saturating_sub(s.unanswered)
+}
+
+fn put_deferred_now(deferred: &mut VecDeque<Packet>, s: &mut State) {
+    s.unanswered += deferred.len();
+    if s.failed.is_some() {
+        deferred.clear();
+    } else {
+        move_all(deferred, &mut s.fwd);
+        wake(&mut s.reader);
+    }
+}
+
+/// Moves everything in `from` to the back of `to`, in order. Into an empty queue (the usual case:
+/// the taker has handled what it took before) the two buffers are swapped, so no element is copied
+/// and each side keeps a buffer of the same capacity.
+fn move_all<T>(from: &mut VecDeque<T>, to: &mut VecDeque<T>) {
+    if to.is_empty() {
+        std::mem::swap(from, to);
+    } else {
+        to.extend(from.drain(..));
+    }
+}
+
+/// Locks a writer's lane with its deferred packets put in first: `lock!(self)` gives the guard.
+macro_rules! lock {
+    ($w:expr) => {{
+        let mut s = $w.shared.state.lock();
+        $w.credit = put_deferred(&mut $w.deferred, $w.shared.cap, &mut s);
+        s
+    }};
 }
 
 impl LaneWriter {
+    /// Sends `packet` without taking the lane's lock when credit is known to be free: it goes into
+    /// the lane with the next lock this end takes. Hands it back when the known credit is used up
+    /// (send it with [`Self::poll_push`], which puts the deferred packets in first and looks again).
+    pub(crate) fn defer(&mut self, packet: Packet) -> Result<(), Packet> {
+        if self.credit == 0 {
+            return Err(packet);
+        }
+        self.credit -= 1;
+        self.deferred.push_back(packet);
+        Ok(())
+    }
+
+    /// Puts the deferred packets into the lane (one lock, one wake-up of the consumer).
+    pub(crate) fn flush(&mut self) {
+        if !self.deferred.is_empty() {
+            drop(lock!(self));
+        }
+    }
+
     /// Ready when a packet may be sent (credit is free), or with the error that ends the lane.
     pub fn poll_reserve(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let mut s = self.shared.state.lock();
+        let mut s = lock!(self);
         if let Some(e) = &s.failed {
             return Poll::Ready(Err(e.clone()));
         }
@@ -221,7 +290,7 @@ impl LaneWriter {
     /// Sends a packet. Call after `poll_reserve` was ready; sending past the credit is allowed (the
     /// caller is trusted) but defeats backpressure.
     pub fn push(&mut self, packet: Packet) -> Result<(), Error> {
-        let mut s = self.shared.state.lock();
+        let mut s = lock!(self);
         if let Some(e) = &s.failed {
             return Err(e.clone());
         }
@@ -243,13 +312,14 @@ impl LaneWriter {
     }
 
     fn push_or(&mut self, packet: Packet, cx: Option<&mut Context<'_>>) -> Result<Result<(), Packet>, Error> {
-        let mut s = self.shared.state.lock();
+        let mut s = lock!(self);
         if let Some(e) = &s.failed {
             return Err(e.clone());
         }
         if s.unanswered < self.shared.cap {
             s.fwd.push_back(packet);
             s.unanswered += 1;
+            self.credit -= 1;
             wake(&mut s.reader);
             return Ok(Ok(()));
         }
@@ -269,7 +339,7 @@ impl LaneWriter {
 
     /// The next reply frame, or `None` when no reply is owed.
     pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
-        let mut s = self.shared.state.lock();
+        let mut s = lock!(self);
         if let Some(f) = s.back.pop_front() {
             return Poll::Ready(Some(f));
         }
@@ -295,10 +365,10 @@ impl LaneWriter {
             // Nothing arrived since the last look (a failure sets `ready` too): no lock taken.
             return None;
         }
-        let mut s = self.shared.state.lock();
+        let mut s = lock!(self);
         self.shared.ready.0.store(false, Ordering::Relaxed);
         if !s.back.is_empty() {
-            out.extend(s.back.drain(..));
+            move_all(&mut s.back, out);
             return Some(true);
         }
         if s.unanswered == 0 {
@@ -326,7 +396,7 @@ impl LaneWriter {
         if !self.shared.ready.0.load(Ordering::Acquire) {
             return None;
         }
-        let mut s = self.shared.state.lock();
+        let mut s = lock!(self);
         let frame = if let Some(f) = s.back.pop_front() {
             Some(f)
         } else if s.unanswered > 0 {
@@ -352,7 +422,7 @@ impl LaneWriter {
     pub fn close(&mut self) {
         if !self.ended {
             self.ended = true;
-            let mut s = self.shared.state.lock();
+            let mut s = lock!(self);
             s.closed = true;
             wake(&mut s.reader);
         }
@@ -362,12 +432,12 @@ impl LaneWriter {
     /// and were not taken (a reply can end before its writer looks).
     pub fn owes_frames(&self) -> bool {
         let s = self.shared.state.lock();
-        s.unanswered > 0 || !s.back.is_empty()
+        s.unanswered > 0 || !s.back.is_empty() || !self.deferred.is_empty()
     }
 
     /// Packets sent whose reply has not ended.
     pub fn unanswered(&self) -> usize {
-        self.shared.state.lock().unanswered
+        self.shared.state.lock().unanswered + self.deferred.len()
     }
 
     pub fn cap(&self) -> usize {
@@ -376,6 +446,7 @@ impl LaneWriter {
 }
 
 impl Drop for LaneWriter {
+    /// A writer that goes away ends its stream, what it deferred sent first.
     fn drop(&mut self) {
         self.close();
         recycle(&mut self.shared);
@@ -417,7 +488,7 @@ impl LaneReader {
     pub fn poll_recv_all(&mut self, cx: &mut Context<'_>, out: &mut VecDeque<Packet>) -> Poll<bool> {
         let mut s = self.shared.state.lock();
         if !s.fwd.is_empty() {
-            out.extend(s.fwd.drain(..));
+            move_all(&mut s.fwd, out);
             return Poll::Ready(true);
         }
         if s.closed {
@@ -556,6 +627,67 @@ mod tests {
             "an ended reply returns one credit"
         );
         assert!(w.send(pkt(&p, 4)).now_or_never().is_none());
+    }
+
+    #[test]
+    fn deferred_packets_arrive_at_the_flush_in_order_and_hold_their_credit() {
+        let p = Process::new();
+        let (mut w, mut r) = lane(p.clone(), 0, 3);
+        // A fresh writer knows of no credit yet: the first packet goes in at once and looks.
+        assert!(w.defer(pkt(&p, 0)).is_err());
+        assert!(matches!(w.try_push(pkt(&p, 0)), Ok(Ok(()))));
+        assert!(w.defer(pkt(&p, 1)).is_ok());
+        assert!(w.defer(pkt(&p, 2)).is_ok());
+        // The bound: a fourth is handed back, deferred or pushed.
+        assert!(w.defer(pkt(&p, 3)).is_err());
+        assert_eq!(w.unanswered(), 3);
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut got = VecDeque::new();
+        assert_eq!(r.poll_recv_all(&mut cx, &mut got), Poll::Ready(true));
+        assert_eq!(
+            got.len(),
+            1,
+            "deferred packets are not in the lane before the flush"
+        );
+        w.flush();
+        assert_eq!(r.poll_recv_all(&mut cx, &mut got), Poll::Ready(true));
+        let values: Vec<Value> = got.iter().map(|p| p.value.clone()).collect();
+        assert_eq!(values, vec![Value::from(0), Value::from(1), Value::from(2)]);
+        assert!(matches!(w.try_push(pkt(&p, 3)), Ok(Err(_))), "still at the bound");
+        r.reply(Frame::One(Value::from(0)));
+        assert!(
+            matches!(w.try_push(pkt(&p, 3)), Ok(Ok(()))),
+            "an answer returns credit"
+        );
+    }
+
+    #[test]
+    fn deferred_packets_on_a_failed_lane_are_answered_with_the_error() {
+        let p = Process::new();
+        let (mut w, mut r) = lane(p.clone(), 0, 4);
+        assert!(matches!(w.try_push(pkt(&p, 0)), Ok(Ok(()))));
+        assert!(w.defer(pkt(&p, 1)).is_ok());
+        r.fail(Error::new(ErrorKind::Closed, "gone"));
+        w.flush();
+        let frames: Vec<Frame> = std::iter::from_fn(|| w.try_frame()).collect();
+        assert_eq!(frames.len(), 2, "the pushed and the deferred packet: {frames:?}");
+        assert!(frames
+            .iter()
+            .all(|f| matches!(f, Frame::Err(e) if e.kind() == ErrorKind::Closed)));
+        drop(w);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_writer_sends_what_it_deferred_then_ends() {
+        let p = Process::new();
+        let (mut w, mut r) = lane(p.clone(), 0, 4);
+        assert!(matches!(w.try_push(pkt(&p, 0)), Ok(Ok(()))));
+        assert!(w.defer(pkt(&p, 1)).is_ok());
+        drop(w);
+        assert_eq!(r.recv().await.map(|p| p.value), Some(Value::from(0)));
+        assert_eq!(r.recv().await.map(|p| p.value), Some(Value::from(1)));
+        assert!(r.recv().await.is_none());
     }
 
     #[tokio::test]

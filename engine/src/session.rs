@@ -111,6 +111,8 @@ pub(crate) struct Core {
     waker: Option<std::task::Waker>,
     /// Parts or ends were added since the last composition: compose even if no lane changed.
     pub(crate) dirty: bool,
+    /// Some out lane holds deferred packets: they go out when the session next composes.
+    pub(crate) unflushed: bool,
 }
 
 type InBuffers = (VecDeque<Entry>, VecDeque<Packet>, Vec<crate::lane::Frame>);
@@ -147,6 +149,7 @@ impl Core {
             wake,
             waker: None,
             dirty: true,
+            unflushed: false,
             ins: Vec::new(),
             outs: Vec::new(),
             out_map: vec![Vec::new(); ports],
@@ -611,13 +614,23 @@ impl Cx {
                 let Some(p) = packet.take() else {
                     return Poll::Ready(Err(Error::new(ErrorKind::Internal, "packet sent twice")));
                 };
-                let sent = match core.outs[oi].writer.poll_push(cx, p) {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(back)) => {
-                        packet = Some(back);
-                        return Poll::Pending;
+                // Deferred while credit is known to be free: the burst goes to the consumer in one
+                // lock when the session composes (see `LaneWriter::defer`).
+                let sent = match core.outs[oi].writer.defer(p) {
+                    Ok(()) => {
+                        core.unflushed = true;
+                        Ok(())
                     }
-                    Err(e) => Err(e),
+                    Err(p) => match core.outs[oi].writer.poll_push(cx, p) {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(back)) => {
+                            packet = Some(back);
+                            // Nothing deferred waits on a lane while the session waits here.
+                            core.flush_deferred();
+                            return Poll::Pending;
+                        }
+                        Err(e) => Err(e),
+                    },
                 };
                 Poll::Ready(match sent {
                     Ok(()) => {

@@ -222,3 +222,39 @@ pub async fn stream_through(head: &Arc<NodeSlot>, n: u64, cap: usize) -> Result<
     p.exit(None);
     Ok(replies)
 }
+
+/// The stream bench's baseline: `n` values through `stages` tasks that relay them through bounded
+/// tokio `mpsc` channels of `buffer` slots, counted at the end.
+pub async fn mpsc_pipeline(n: u64, stages: usize, buffer: usize) {
+    use tokio::sync::mpsc;
+    let (tx0, mut rx) = mpsc::channel::<Value>(buffer);
+    let mut tasks = Vec::new();
+    for _ in 0..stages {
+        let (tx, next) = mpsc::channel::<Value>(buffer);
+        let mut input = std::mem::replace(&mut rx, next);
+        tasks.push(tokio::spawn(async move {
+            while let Some(v) = input.recv().await {
+                if tx.send(v).await.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    let sink = tokio::spawn(async move {
+        let mut count = 0u64;
+        while rx.recv().await.is_some() {
+            count += 1;
+        }
+        count
+    });
+    for i in 0..n {
+        tx0.send(Value::Int(i as i64))
+            .await
+            .expect("the pipeline's first stage is running");
+    }
+    drop(tx0);
+    assert_eq!(sink.await.expect("the sink task"), n);
+    for t in tasks {
+        let _ = t.await;
+    }
+}
