@@ -148,7 +148,7 @@ fn advance_one(id: u64, ol: &mut OutLane, failed: &mut bool, sink: &mut Sink<'_>
 /// Where an entry's frames go: gathered, then sent in one lock by `flush`.
 struct Sink<'a> {
     reader: &'a mut Option<LaneReader>,
-    outbox: &'a mut Vec<Frame>,
+    outbox: &'a mut VecDeque<Frame>,
     process: &'a Process,
 }
 
@@ -158,13 +158,13 @@ impl Sink<'_> {
             return;
         }
         if let Some(r) = self.reader.as_mut() {
-            r.reply_all(self.outbox.drain(..));
+            r.reply_queue(self.outbox);
         }
     }
 
     fn send(&mut self, frame: Frame) {
         match self.reader.as_mut() {
-            Some(_) => self.outbox.push(frame),
+            Some(_) => self.outbox.push_back(frame),
             None => {
                 if let Frame::Err(e) = frame {
                     self.process
@@ -197,10 +197,10 @@ impl Sink<'_> {
         }
         // Elements go out as soon as they are composed; an end that finds the last element still
         // unsent (same pass) merges with it into one frame.
-        match self.outbox.pop() {
-            Some(Frame::Item(v)) => self.outbox.push(Frame::One(v)),
+        match self.outbox.pop_back() {
+            Some(Frame::Item(v)) => self.outbox.push_back(Frame::One(v)),
             Some(other) => {
-                self.outbox.push(other);
+                self.outbox.push_back(other);
                 self.send(Frame::End);
             }
             None => self.send(Frame::End),

@@ -536,6 +536,23 @@ impl LaneReader {
         s.answered(&self.shared.ready.0);
     }
 
+    /// Sends every frame of `frames` under one lock, emptying it (its buffer is swapped into the
+    /// lane when the writer has taken what came before, so no frame is copied).
+    pub(crate) fn reply_queue(&mut self, frames: &mut VecDeque<Frame>) {
+        if frames.is_empty() {
+            return;
+        }
+        let ends = frames.iter().filter(|f| f.is_last()).count();
+        let mut s = self.shared.state.lock();
+        if s.failed.is_some() {
+            frames.clear();
+            return;
+        }
+        s.unanswered = s.unanswered.saturating_sub(ends);
+        move_all(frames, &mut s.back);
+        s.answered(&self.shared.ready.0);
+    }
+
     /// The consumer gives up: every reply still owed (queued packets included) ends with `err`.
     pub fn fail(&mut self, err: Error) {
         if self.gone {

@@ -43,7 +43,7 @@ pub(crate) struct InLane {
     /// Packets taken from the lane in one lock, not yet handled.
     pub(crate) inbox: VecDeque<Packet>,
     /// Reply frames composed, sent in one lock at the end of a pass.
-    pub(crate) outbox: Vec<crate::lane::Frame>,
+    pub(crate) outbox: VecDeque<crate::lane::Frame>,
 }
 
 pub(crate) struct OutLane {
@@ -115,7 +115,7 @@ pub(crate) struct Core {
     pub(crate) unflushed: bool,
 }
 
-type InBuffers = (VecDeque<Entry>, VecDeque<Packet>, Vec<crate::lane::Frame>);
+type InBuffers = (VecDeque<Entry>, VecDeque<Packet>, VecDeque<crate::lane::Frame>);
 type OutBuffers = (VecDeque<u64>, VecDeque<crate::lane::Frame>);
 
 /// `Core::current` while an end-of-input handler has not emitted yet (its entry is not made).
