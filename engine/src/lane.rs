@@ -154,6 +154,7 @@ thread_local! {
 /// their capacity; what it held for its process (packets, frames, wakers, the process itself) is
 /// dropped now. While the thread is being torn down (its pool gone) the lane is simply freed.
 fn recycle(end: &mut Arc<Shared>) {
+    // The first end to go (the other still holds the lane) has nothing to do: one load.
     if Arc::strong_count(end) != 1 {
         return;
     }
@@ -164,9 +165,7 @@ fn recycle(end: &mut Arc<Shared>) {
         if pool.lanes.len() >= POOLED {
             return;
         }
-        // The end gives up its lane for a shared stand-in; the lane, unique now, goes to the pool.
-        let mut shared = std::mem::replace(end, pool.vacant.clone());
-        let Some(s) = Arc::get_mut(&mut shared) else {
+        let Some(s) = Arc::get_mut(end) else {
             return;
         };
         let state = s.state.get_mut();
@@ -188,6 +187,8 @@ fn recycle(end: &mut Arc<Shared>) {
         state.wake = None;
         *s.ready.0.get_mut() = false;
         s.process = pool.no_process.clone();
+        // The end gives up the cleared lane for a shared stand-in; the lane goes to the pool.
+        let shared = std::mem::replace(end, pool.vacant.clone());
         pool.lanes.push(shared);
     });
 }

@@ -425,14 +425,15 @@ impl NodeSlot {
         if !late.is_empty() {
             return Finish::Late(late);
         }
-        // The map's reference to the session's attach serves the idle list next.
+        // The map's reference to the session's attach serves the idle list next (no count touched).
         let mut mine = None;
         if inner.generation == generation {
-            mine = inner.sessions.remove(&pid);
+            mine = inner.sessions.remove(&pid).filter(|r| Arc::ptr_eq(r, attach));
             inner.live -= 1;
             self.start_waiting(&mut inner);
         }
-        if self.park_locked(&mut inner, generation, attach, mine) {
+        let mine = mine.unwrap_or_else(|| attach.clone());
+        if self.park_locked(&mut inner, generation, mine) {
             Finish::Parked
         } else {
             Finish::Leave
@@ -443,21 +444,12 @@ impl NodeSlot {
     /// leave instead (the node changed, or enough sessions are idle already). An idle session waits
     /// without a timer of its own: one reaper task per slot, running only while sessions are idle,
     /// ends those idle for longer than [`IDLE_FOR`] (a timer per wait cost more than the wait).
-    fn park_locked(
-        self: &Arc<Self>,
-        inner: &mut SlotInner,
-        generation: u64,
-        attach: &Arc<Attach>,
-        reference: Option<Arc<Attach>>,
-    ) -> bool {
+    fn park_locked(self: &Arc<Self>, inner: &mut SlotInner, generation: u64, attach: Arc<Attach>) -> bool {
         if inner.generation != generation || inner.idle.len() >= MAX_IDLE || attach.is_closed() {
             return false;
         }
         let tick = inner.tick;
-        let reference = reference
-            .filter(|r| Arc::ptr_eq(r, attach))
-            .unwrap_or_else(|| attach.clone());
-        inner.idle.push((reference, tick));
+        inner.idle.push((attach, tick));
         if !inner.reaping {
             inner.reaping = true;
             tokio::spawn(reap(Arc::downgrade(self)));
