@@ -88,12 +88,12 @@ impl Call {
         }
     }
 
-    /// Packets sent whose reply has not ended.
     /// True while a reply frame is still to be read (see [`LaneWriter::owes_frames`]).
     pub fn owes_frames(&self) -> bool {
         self.writer.owes_frames()
     }
 
+    /// Packets sent whose reply has not ended.
     pub fn unanswered(&self) -> usize {
         self.writer.unanswered()
     }

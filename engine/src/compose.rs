@@ -349,7 +349,7 @@ impl Core {
     }
 
     /// Puts the packets the handler emitted into their lanes, if any wait (see `LaneWriter::defer`).
-    pub(crate) fn flush_deferred(&mut self) {
+    fn flush_deferred(&mut self) {
         if std::mem::take(&mut self.unflushed) {
             for out in &mut self.outs {
                 out.writer.flush();

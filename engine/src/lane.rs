@@ -520,21 +520,7 @@ impl LaneReader {
 
     /// Sends several reply frames under one lock.
     pub fn reply_all(&mut self, frames: impl IntoIterator<Item = Frame>) {
-        let mut frames = frames.into_iter().peekable();
-        if frames.peek().is_none() {
-            return;
-        }
-        let mut s = self.shared.state.lock();
-        if s.failed.is_some() {
-            return;
-        }
-        for frame in frames {
-            if frame.is_last() {
-                s.unanswered = s.unanswered.saturating_sub(1);
-            }
-            s.back.push_back(frame);
-        }
-        s.answered(&self.shared.ready.0);
+        self.reply_queue(&mut frames.into_iter().collect());
     }
 
     /// Sends every frame of `frames` under one lock, emptying it (its buffer is swapped into the

@@ -627,8 +627,6 @@ impl Cx {
                         Ok(Ok(())) => Ok(()),
                         Ok(Err(back)) => {
                             packet = Some(back);
-                            // Nothing deferred waits on a lane while the session waits here.
-                            core.flush_deferred();
                             return Poll::Pending;
                         }
                         Err(e) => Err(e),
@@ -903,7 +901,13 @@ async fn drive<N: Node>(
                 if let (Err(e), Some(o)) = (&result, process.observer()) {
                     o.node_failed(name, &process, e);
                 }
-                let result = cx.route_error(result).await;
+                // An error goes to `error` like a handler's emit: while it waits for credit there,
+                // replies are composed and what was deferred goes out.
+                let result = if result.is_err() {
+                    handle(core, &process, name, pin!(cx.route_error(result))).await
+                } else {
+                    result
+                };
                 let panicked = core.lock().end(result);
                 if let Some(panic) = panicked {
                     core.lock().compose(&process);
