@@ -15,10 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use futures::stream::{FuturesUnordered, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use weir_engine::template::Pass;
-use weir_engine::testing::{mpsc_pipeline, pass_chain, stream_through, Graph};
+use weir_engine::testing::{mpsc_pipeline, oneshot_chain, pass_chain, stream_through, Graph};
 use weir_engine::{call, NodeSlot, Process, Value};
 
 const STAGES: usize = 10;
@@ -30,48 +29,6 @@ const BUFFER: usize = 64;
 async fn weir_stream(head: &Arc<NodeSlot>, n: u64) {
     let replies = stream_through(head, n, BUFFER).await.expect("stream");
     assert_eq!(replies, n);
-}
-
-type Req = (Value, oneshot::Sender<Value>);
-
-/// A chain of stage tasks; each forwards a request with a fresh oneshot and relays the reply back.
-fn oneshot_chain() -> mpsc::Sender<Req> {
-    let (last_tx, mut last_rx) = mpsc::channel::<Req>(BUFFER);
-    tokio::spawn(async move {
-        while let Some((v, reply)) = last_rx.recv().await {
-            let _ = reply.send(v);
-        }
-    });
-    let mut next = last_tx;
-    for _ in 1..STAGES {
-        let (tx, mut rx) = mpsc::channel::<Req>(BUFFER);
-        let downstream = next.clone();
-        tokio::spawn(async move {
-            let mut pending = FuturesUnordered::new();
-            loop {
-                tokio::select! {
-                    req = rx.recv() => match req {
-                        Some((v, reply)) => {
-                            let (t, r) = oneshot::channel();
-                            if downstream.send((v, t)).await.is_err() { break; }
-                            pending.push(async move { (r.await, reply) });
-                        }
-                        None => break,
-                    },
-                    Some((got, reply)) = pending.next(), if !pending.is_empty() => {
-                        if let Ok(v) = got { let _ = reply.send(v); }
-                    }
-                }
-            }
-            while let Some((got, reply)) = pending.next().await {
-                if let Ok(v) = got {
-                    let _ = reply.send(v);
-                }
-            }
-        });
-        next = tx;
-    }
-    next
 }
 
 async fn drive(
@@ -134,7 +91,7 @@ fn bench(c: &mut Criterion) {
             }))
         })
     });
-    let head_tx = rt.block_on(async { oneshot_chain() });
+    let head_tx = rt.block_on(async { oneshot_chain(STAGES, BUFFER) });
     group.bench_function("oneshot", |b| {
         b.iter(|| {
             let tx = head_tx.clone();

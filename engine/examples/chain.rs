@@ -2,6 +2,7 @@
 //!   cargo run --release -p weir-engine --example chain -- stream [N]    one process streaming N packets
 //!   cargo run --release -p weir-engine --example chain -- request [N]   N processes, 64 in flight
 //!   cargo run --release -p weir-engine --example chain -- mpsc [N]      the stream bench's baseline
+//!   cargo run --release -p weir-engine --example chain -- oneshot [N]   the request bench's baseline
 //! `WORKERS=1` runs it on one tokio worker (default 2), to tell instruction count from cross-core cost.
 
 /// The allocator the `weir` binary uses.
@@ -10,7 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
 
-use weir_engine::testing::{mpsc_pipeline, pass_chain, stream_through, Graph};
+use weir_engine::testing::{mpsc_pipeline, oneshot_chain, pass_chain, stream_through, Graph};
 use weir_engine::{call, Process, Value};
 
 fn main() {
@@ -34,6 +35,26 @@ fn main() {
                             let p = Process::new();
                             call(&head, &p, 0, Value::Int(i as i64)).await.expect("reply");
                             p.exit(None);
+                            i += 64;
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.await.expect("worker");
+            }
+        } else if mode == "oneshot" {
+            // The request bench's baseline.
+            let head = oneshot_chain(10, 64);
+            let workers: Vec<_> = (0..64u64)
+                .map(|w| {
+                    let head = head.clone();
+                    tokio::spawn(async move {
+                        let mut i = w;
+                        while i < n {
+                            let (t, r) = tokio::sync::oneshot::channel();
+                            head.send((Value::Int(i as i64), t)).await.expect("send");
+                            r.await.expect("reply");
                             i += 64;
                         }
                     })

@@ -258,3 +258,49 @@ pub async fn mpsc_pipeline(n: u64, stages: usize, buffer: usize) {
         let _ = t.await;
     }
 }
+
+/// A request of the request/reply bench's baseline: a value and where its reply goes.
+pub type Req = (Value, tokio::sync::oneshot::Sender<Value>);
+
+/// The request/reply bench's baseline: a chain of `stages` tasks linked by `mpsc` channels of `buffer`
+/// slots; each forwards a request with a fresh oneshot and relays the reply back. Returns the head.
+pub fn oneshot_chain(stages: usize, buffer: usize) -> tokio::sync::mpsc::Sender<Req> {
+    use futures::stream::{FuturesUnordered, StreamExt};
+    use tokio::sync::{mpsc, oneshot};
+    let (last_tx, mut last_rx) = mpsc::channel::<Req>(buffer);
+    tokio::spawn(async move {
+        while let Some((v, reply)) = last_rx.recv().await {
+            let _ = reply.send(v);
+        }
+    });
+    let mut next = last_tx;
+    for _ in 1..stages {
+        let (tx, mut rx) = mpsc::channel::<Req>(buffer);
+        let downstream = next.clone();
+        tokio::spawn(async move {
+            let mut pending = FuturesUnordered::new();
+            loop {
+                tokio::select! {
+                    req = rx.recv() => match req {
+                        Some((v, reply)) => {
+                            let (t, r) = oneshot::channel();
+                            if downstream.send((v, t)).await.is_err() { break; }
+                            pending.push(async move { (r.await, reply) });
+                        }
+                        None => break,
+                    },
+                    Some((got, reply)) = pending.next(), if !pending.is_empty() => {
+                        if let Ok(v) = got { let _ = reply.send(v); }
+                    }
+                }
+            }
+            while let Some((got, reply)) = pending.next().await {
+                if let Ok(v) = got {
+                    let _ = reply.send(v);
+                }
+            }
+        });
+        next = tx;
+    }
+    next
+}
