@@ -741,14 +741,15 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
     let mut cx = Cx::new(first.process().clone(), runtime, attach.wake.clone());
     let core = cx.core.clone();
     let name: Arc<str> = cx.runtime.name.clone();
-    let mut first = Some(first);
     // Lanes handed to the parked session, and the waker it waits with: kept from process to process.
     let mut handed = Vec::new();
     let mut waker = None;
-    while let Some(lane) = first.take() {
+    let mut process = first.process().clone();
+    core.lock().attach(first);
+    loop {
         // Done with that process, the session waits a little for the next one (parked by
         // `finish_session`) instead of ending the task.
-        if !serve(&*node, &slot, generation, &attach, &mut cx, &core, &name, lane).await {
+        if !serve(&*node, &slot, generation, &attach, &mut cx, &core, &name, process).await {
             return;
         }
         // A process handed over already needs no timer (the common case under load).
@@ -771,18 +772,19 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
                 return;
             }
         }
-        let mut lanes = handed.drain(..);
-        first = lanes.next();
+        // `serve` left the core reset: the lanes of the next process go in with one lock.
+        let Some(next) = handed.first() else { return };
+        process = next.process().clone();
         let mut c = core.lock();
-        c.reset();
-        for r in lanes {
+        for r in handed.drain(..) {
             c.attach(r);
         }
     }
 }
 
-/// Serves one process, from its first lane until all its input has ended and every reply is sent.
-/// True when the session is parked for the next process, false when it should leave.
+/// Serves one process, whose first lanes the caller has attached, until all its input has ended and
+/// every reply is sent; leaves the core reset. True when the session is parked for the next process,
+/// false when it should leave.
 #[allow(clippy::too_many_arguments)]
 async fn serve<N: Node>(
     node: &N,
@@ -792,13 +794,11 @@ async fn serve<N: Node>(
     cx: &mut Cx,
     core: &Arc<Mutex<Core>>,
     name: &str,
-    first: LaneReader,
+    process: Arc<Process>,
 ) -> bool {
     let _guard = SessionGuard::new();
-    let process = first.process().clone();
     let pid = process.id();
     cx.process = process.clone();
-    core.lock().attach(first);
     let mut state = N::State::default();
     let observer = process.observer().cloned();
     if let Some(o) = &observer {
@@ -883,15 +883,35 @@ async fn drive<N: Node>(
     name: &str,
 ) -> Result<()> {
     let process = cx.process.clone();
+    // The end of the last packet's handler, made in the same lock as the look for the next input.
+    let mut ended: Option<Result<()>> = None;
     loop {
-        let next = poll_fn(|c| core.lock().poll_next(&process, c, attach)).await;
-        match next {
-            Next::Packet(lane, packet) => {
-                let port = {
-                    let mut c = core.lock();
-                    c.begin(lane);
-                    c.ins[lane].port
+        // One lock ends the last handler, finds the next input and begins it.
+        let next = poll_fn(|c| {
+            let mut core = core.lock();
+            if let Some(result) = ended.take() {
+                if let Some(panic) = core.end(result) {
+                    core.compose(&process);
+                    return Poll::Ready(Err(panic));
+                }
+            }
+            core.poll_next(&process, c, attach).map(|next| {
+                let port = match &next {
+                    Next::Packet(lane, _) => {
+                        core.begin(*lane);
+                        core.ins[*lane].port
+                    }
+                    Next::PortEnded(_) | Next::AllEnded => {
+                        core.begin_end_of_input();
+                        0
+                    }
                 };
+                Ok((next, port))
+            })
+        })
+        .await?;
+        match next {
+            (Next::Packet(_, packet), port) => {
                 cx.origin = Some(packet.origin.clone());
                 cx.emitted = 0;
                 let result = {
@@ -908,14 +928,9 @@ async fn drive<N: Node>(
                 } else {
                     result
                 };
-                let panicked = core.lock().end(result);
-                if let Some(panic) = panicked {
-                    core.lock().compose(&process);
-                    return Err(panic);
-                }
+                ended = Some(result);
             }
-            Next::PortEnded(port) => {
-                core.lock().begin_end_of_input();
+            (Next::PortEnded(port), _) => {
                 cx.origin = None;
                 cx.emitted = 0;
                 let result = handle(core, &process, name, pin!(node.on_eos(state, cx, port))).await;
@@ -926,32 +941,34 @@ async fn drive<N: Node>(
                     return Err(panic);
                 }
             }
-            Next::AllEnded => {
-                core.lock().begin_end_of_input();
+            (Next::AllEnded, _) => {
                 cx.origin = None;
                 cx.emitted = 0;
                 let result = handle(core, &process, name, pin!(node.on_finish(state, cx))).await;
                 if let Err(e) = &result {
                     cx.warn(format!("at end of input: {e}"));
                 }
-                if let Some(panic) = core.lock().end(result) {
-                    return Err(panic);
-                }
-                for out in &mut core.lock().outs {
-                    out.writer.close();
-                }
-                poll_fn(|c| {
+                // The handler's end and the outputs' close in the first lock of the last wait.
+                let mut ended = Some(result);
+                return poll_fn(|c| {
                     let mut core = core.lock();
+                    if let Some(result) = ended.take() {
+                        if let Some(panic) = core.end(result) {
+                            return Poll::Ready(Err(panic));
+                        }
+                        for out in &mut core.outs {
+                            out.writer.close();
+                        }
+                    }
                     core.register(c);
                     core.compose(&process);
                     if core.pending_replies() {
                         Poll::Pending
                     } else {
-                        Poll::Ready(())
+                        Poll::Ready(Ok(()))
                     }
                 })
                 .await;
-                return Ok(());
             }
         }
     }
