@@ -268,7 +268,8 @@ impl Core {
             if let Some(lane) = self.ins.get_mut(self.cursor) {
                 if let Some(packet) = lane.inbox.pop_front() {
                     self.burst += 1;
-                    return Poll::Ready(Next::Packet(self.cursor, packet));
+                    let port = lane.port;
+                    return Poll::Ready(Next::Packet(self.cursor, port, packet));
                 }
             }
         }
@@ -296,6 +297,29 @@ impl Core {
         next
     }
 
+    /// Ends the last handler (`ended`), finds the next input and begins it: one lock for the three.
+    fn step(
+        &mut self,
+        process: &Process,
+        cx: &mut Context<'_>,
+        attach: &Attach,
+        ended: &mut Option<Result<()>>,
+    ) -> Poll<Next> {
+        if let Some(result) = ended.take() {
+            if let Some(panic) = self.end(result) {
+                self.compose(process);
+                return Poll::Ready(Next::Panicked(panic));
+            }
+        }
+        let next = self.poll_next(process, cx, attach);
+        match &next {
+            Poll::Ready(Next::Packet(lane, ..)) => self.begin(*lane),
+            Poll::Ready(Next::PortEnded(_) | Next::AllEnded) => self.begin_end_of_input(),
+            _ => {}
+        }
+        next
+    }
+
     /// The next packet from the in lanes (round robin), a port that ended, or the end of all input.
     fn next_input(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
         let n = self.ins.len();
@@ -307,7 +331,7 @@ impl Core {
             }
             if let Some(packet) = lane.inbox.pop_front() {
                 self.cursor = i;
-                return Poll::Ready(Next::Packet(i, packet));
+                return Poll::Ready(Next::Packet(i, lane.port, packet));
             }
             let Some(reader) = lane.reader.as_mut() else {
                 continue;
@@ -316,7 +340,7 @@ impl Core {
                 Poll::Ready(true) => {
                     if let Some(packet) = lane.inbox.pop_front() {
                         self.cursor = i + 1;
-                        return Poll::Ready(Next::Packet(i, packet));
+                        return Poll::Ready(Next::Packet(i, lane.port, packet));
                     }
                 }
                 Poll::Ready(false) => {
@@ -715,7 +739,10 @@ impl Cx {
 }
 
 enum Next {
-    Packet(usize, Packet),
+    /// A packet from in lane `.0`, which reads in port `.1`.
+    Packet(usize, usize, Packet),
+    /// The last handler panicked (its error).
+    Panicked(Error),
     PortEnded(usize),
     AllEnded,
 }
@@ -886,32 +913,9 @@ async fn drive<N: Node>(
     // The end of the last packet's handler, made in the same lock as the look for the next input.
     let mut ended: Option<Result<()>> = None;
     loop {
-        // One lock ends the last handler, finds the next input and begins it.
-        let next = poll_fn(|c| {
-            let mut core = core.lock();
-            if let Some(result) = ended.take() {
-                if let Some(panic) = core.end(result) {
-                    core.compose(&process);
-                    return Poll::Ready(Err(panic));
-                }
-            }
-            core.poll_next(&process, c, attach).map(|next| {
-                let port = match &next {
-                    Next::Packet(lane, _) => {
-                        core.begin(*lane);
-                        core.ins[*lane].port
-                    }
-                    Next::PortEnded(_) | Next::AllEnded => {
-                        core.begin_end_of_input();
-                        0
-                    }
-                };
-                Ok((next, port))
-            })
-        })
-        .await?;
+        let next = poll_fn(|c| core.lock().step(&process, c, attach, &mut ended)).await;
         match next {
-            (Next::Packet(_, packet), port) => {
+            Next::Packet(_, port, packet) => {
                 cx.origin = Some(packet.origin.clone());
                 cx.emitted = 0;
                 let result = {
@@ -930,7 +934,7 @@ async fn drive<N: Node>(
                 };
                 ended = Some(result);
             }
-            (Next::PortEnded(port), _) => {
+            Next::PortEnded(port) => {
                 cx.origin = None;
                 cx.emitted = 0;
                 let result = handle(core, &process, name, pin!(node.on_eos(state, cx, port))).await;
@@ -941,7 +945,8 @@ async fn drive<N: Node>(
                     return Err(panic);
                 }
             }
-            (Next::AllEnded, _) => {
+            Next::Panicked(panic) => return Err(panic),
+            Next::AllEnded => {
                 cx.origin = None;
                 cx.emitted = 0;
                 let result = handle(core, &process, name, pin!(node.on_finish(state, cx))).await;
