@@ -297,16 +297,17 @@ impl Core {
         next
     }
 
-    /// Ends the last handler (`ended`), finds the next input and begins it: one lock for the three.
+    /// Ends the last handler (`ended`: its result, and whether a held reply stays open), finds the
+    /// next input and begins it: one lock for the three.
     fn step(
         &mut self,
         process: &Process,
         cx: &mut Context<'_>,
         attach: &Attach,
-        ended: &mut Option<Result<()>>,
+        ended: &mut Option<(Result<()>, bool)>,
     ) -> Poll<Next> {
-        if let Some(result) = ended.take() {
-            if let Some(panic) = self.end(result) {
+        if let Some((result, keep)) = ended.take() {
+            if let Some(panic) = self.end_with(result, keep) {
                 self.compose(process);
                 return Poll::Ready(Next::Panicked(panic));
             }
@@ -910,8 +911,8 @@ async fn drive<N: Node>(
     name: &str,
 ) -> Result<()> {
     let process = cx.process.clone();
-    // The end of the last packet's handler, made in the same lock as the look for the next input.
-    let mut ended: Option<Result<()>> = None;
+    // The end of the last handler, made in the same lock as the look for the next input.
+    let mut ended: Option<(Result<()>, bool)> = None;
     loop {
         let next = poll_fn(|c| core.lock().step(&process, c, attach, &mut ended)).await;
         match next {
@@ -932,7 +933,7 @@ async fn drive<N: Node>(
                 } else {
                     result
                 };
-                ended = Some(result);
+                ended = Some((result, false));
             }
             Next::PortEnded(port) => {
                 cx.origin = None;
@@ -941,9 +942,7 @@ async fn drive<N: Node>(
                 if let Err(e) = &result {
                     cx.warn(format!("at end of port in[{port}]: {e}"));
                 }
-                if let Some(panic) = core.lock().end_with(result, true) {
-                    return Err(panic);
-                }
+                ended = Some((result, true));
             }
             Next::Panicked(panic) => return Err(panic),
             Next::AllEnded => {
