@@ -59,6 +59,10 @@ pub trait Node: Send + Sync + Sized + 'static {
     /// True when the node emits several packets per input, each a child of the input's lineage.
     const STREAMS: bool = false;
 
+    /// False when the node keeps the default [`Self::on_eos`], which does nothing: the session then
+    /// skips the call (and its step) when a port ends.
+    const ON_EOS: bool = true;
+
     /// Handles one packet. What it emits on `out` (or, with `out` unconnected, the emitted values
     /// themselves) becomes the input's reply; an error goes to `error` when connected, else is the reply.
     fn on_packet(

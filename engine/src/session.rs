@@ -113,6 +113,8 @@ pub(crate) struct Core {
     pub(crate) dirty: bool,
     /// Some out lane holds deferred packets: they go out when the session next composes.
     pub(crate) unflushed: bool,
+    /// The node has an `on_eos` of its own ([`Node::ON_EOS`]): a port that ends is reported.
+    eos: bool,
 }
 
 type InBuffers = (VecDeque<Entry>, VecDeque<Packet>, VecDeque<crate::lane::Frame>);
@@ -166,6 +168,7 @@ impl Core {
             spare_out: Vec::new(),
             arrivals: Vec::new(),
             burst: 0,
+            eos: true,
         }
     }
 
@@ -348,7 +351,7 @@ impl Core {
                     lane.ended = true;
                     let port = lane.port;
                     self.open_per_port[port] -= 1;
-                    if self.open_per_port[port] == 0 {
+                    if self.open_per_port[port] == 0 && self.eos {
                         return Poll::Ready(Next::PortEnded(port));
                     }
                 }
@@ -768,6 +771,7 @@ pub(crate) async fn run<N: Node>(node: Arc<N>, start: SessionStart) {
     } = start;
     let mut cx = Cx::new(first.process().clone(), runtime, attach.wake.clone());
     let core = cx.core.clone();
+    core.lock().eos = N::ON_EOS;
     let name: Arc<str> = cx.runtime.name.clone();
     // Lanes handed to the parked session, and the waker it waits with: kept from process to process.
     let mut handed = Vec::new();

@@ -24,6 +24,7 @@ pub struct OneToOneNode<T>(pub T);
 
 impl<T: OneToOne> Node for OneToOneNode<T> {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         let out = self.0.call(cx.process(), input.packet.value).await?;
@@ -45,6 +46,7 @@ pub struct OneToManyNode<T>(pub T);
 
 impl<T: OneToMany> Node for OneToManyNode<T> {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         let outs = self.0.call(cx.process(), input.packet.value).await?;
@@ -68,6 +70,7 @@ pub struct StreamingNode<T>(pub T);
 impl<T: Streaming> Node for StreamingNode<T> {
     type State = ();
     const STREAMS: bool = true;
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         let process = cx.process().clone();
@@ -86,6 +89,7 @@ pub struct Pass;
 
 impl Node for Pass {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         cx.emit_packet(OutPort::OUT, input.packet).await
