@@ -35,8 +35,17 @@ static LIVE_SESSIONS: [Padded<AtomicIsize>; STRIPES] = [const { Padded(AtomicIsi
 static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
-    static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    static THREAD: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed);
+    static STRIPE: usize = THREAD.with(|t| *t) % STRIPES;
 }
+
+/// This thread's number (a thread being torn down gets `usize::MAX`).
+fn this_thread() -> usize {
+    THREAD.try_with(|t| *t).unwrap_or(usize::MAX)
+}
+
+/// How far back from the most recent idle session a session parked by this thread is looked for.
+const LOCAL_LOOKBACK: usize = 16;
 
 fn live_stripe() -> &'static AtomicIsize {
     // A thread being torn down counts in stripe 0.
@@ -252,6 +261,14 @@ impl Attach {
     }
 }
 
+/// A session in the idle list: its attach, the reaper's tick it parked at, and the thread it parked
+/// on (its task and memory are warm in that core's cache).
+struct Idle {
+    attach: Arc<Attach>,
+    tick: u64,
+    thread: usize,
+}
+
 struct SlotInner {
     runtime: Option<Arc<NodeRuntime>>,
     generation: u64,
@@ -261,11 +278,28 @@ struct SlotInner {
     /// Sessions that finished their process and wait to serve the next one (no new task needed),
     /// each with the reaper's tick it parked at. The most recent is last: it is handed the next
     /// process.
-    idle: Vec<(Arc<Attach>, u64)>,
+    idle: Vec<Idle>,
     /// The reaper's clock: counts its rounds, every half [`IDLE_FOR`] (a park reads no clock).
     tick: u64,
     /// A reaper task is running: it ends sessions idle for longer than [`IDLE_FOR`].
     reaping: bool,
+}
+
+impl SlotInner {
+    /// An idle session for the next process: the most recent one parked on this thread, else the
+    /// most recent. A session's task is woken on the thread that hands it the lane, so one parked
+    /// here keeps its task, core and buffers in this core's cache; one from the other core brings
+    /// them over (between the cores of some machines, a cache line costs five times as much).
+    fn take_idle(&mut self) -> Option<Arc<Attach>> {
+        let here = this_thread();
+        let len = self.idle.len();
+        let at = self.idle[len.saturating_sub(LOCAL_LOOKBACK)..]
+            .iter()
+            .rposition(|i| i.thread == here)
+            .map(|i| i + len.saturating_sub(LOCAL_LOOKBACK))
+            .or(len.checked_sub(1))?;
+        Some(self.idle.remove(at).attach)
+    }
 }
 
 /// A node's stable place in a graph.
@@ -308,7 +342,7 @@ impl NodeSlot {
         inner.generation += 1;
         inner.sessions.clear();
         inner.live = 0;
-        for (a, _) in inner.idle.drain(..) {
+        for Idle { attach: a, .. } in inner.idle.drain(..) {
             a.close();
         }
         let old = inner.runtime.replace(Arc::new(runtime));
@@ -322,7 +356,7 @@ impl NodeSlot {
         inner.generation += 1;
         inner.sessions.clear();
         inner.live = 0;
-        for (a, _) in inner.idle.drain(..) {
+        for Idle { attach: a, .. } in inner.idle.drain(..) {
             a.close();
         }
         let waiting: Vec<_> = inner.waiting.drain(..).collect();
@@ -375,7 +409,7 @@ impl NodeSlot {
             attach.push(reader);
         } else if inner.live < rt.options.concurrency.max(1) {
             inner.live += 1;
-            if let Some((attach, _)) = inner.idle.pop() {
+            if let Some(attach) = inner.take_idle() {
                 // An idle session of this node takes the process: no task to spawn.
                 attach.push(reader);
                 inner.sessions.insert(pid, attach);
@@ -449,7 +483,11 @@ impl NodeSlot {
             return false;
         }
         let tick = inner.tick;
-        inner.idle.push((attach, tick));
+        inner.idle.push(Idle {
+            attach,
+            tick,
+            thread: this_thread(),
+        });
         if !inner.reaping {
             inner.reaping = true;
             tokio::spawn(reap(Arc::downgrade(self)));
@@ -482,9 +520,9 @@ async fn reap(slot: Weak<NodeSlot>) {
         let mut inner = slot.inner.lock();
         inner.tick += 1;
         let now = inner.tick;
-        inner.idle.retain(|(attach, parked)| {
+        inner.idle.retain(|Idle { attach, tick, .. }| {
             // Three rounds after its park: idle for two to three half periods.
-            let stale = now - parked >= 3;
+            let stale = now - tick >= 3;
             if stale {
                 attach.close();
             }
@@ -494,5 +532,60 @@ async fn reap(slot: Weak<NodeSlot>) {
             inner.reaping = false;
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idle(thread: usize) -> Idle {
+        Idle {
+            attach: Attach::new(),
+            tick: 0,
+            thread,
+        }
+    }
+
+    fn inner(idle: Vec<Idle>) -> SlotInner {
+        SlotInner {
+            runtime: None,
+            generation: 0,
+            sessions: IdMap::default(),
+            live: 0,
+            waiting: VecDeque::new(),
+            idle,
+            tick: 0,
+            reaping: false,
+        }
+    }
+
+    #[test]
+    fn the_next_process_gets_the_latest_session_parked_on_this_thread_else_the_latest() {
+        let here = this_thread();
+        let mine = idle(here);
+        let mine_attach = mine.attach.clone();
+        let mut slot = inner(vec![mine, idle(here + 1), idle(here + 2)]);
+        let got = slot.take_idle().expect("an idle session");
+        assert!(Arc::ptr_eq(&got, &mine_attach));
+        // None parked here: the most recent, and the order of the rest is kept.
+        let latest = slot.idle[1].attach.clone();
+        let got = slot.take_idle().expect("an idle session");
+        assert!(Arc::ptr_eq(&got, &latest));
+        assert_eq!(slot.idle.len(), 1);
+        assert_eq!(slot.idle[0].thread, here + 1);
+        slot.take_idle().expect("the last idle session");
+        assert!(slot.take_idle().is_none());
+    }
+
+    #[test]
+    fn a_session_parked_here_beyond_the_lookback_is_not_searched_for() {
+        let here = this_thread();
+        let mut list = vec![idle(here)];
+        list.extend((0..LOCAL_LOOKBACK).map(|i| idle(here + 1 + i)));
+        let latest = list.last().expect("entries").attach.clone();
+        let mut slot = inner(list);
+        let got = slot.take_idle().expect("an idle session");
+        assert!(Arc::ptr_eq(&got, &latest));
     }
 }
