@@ -64,8 +64,8 @@ fn main() {
                 w.await.expect("worker");
             }
         } else if mode == "mpsc" {
-            // The stream bench's baseline.
-            mpsc_pipeline(n, 10, 64).await;
+            // The stream bench's baseline, fed from a worker as the bench does.
+            tokio::spawn(mpsc_pipeline(n, 10, 64)).await.expect("task");
         } else {
             let replies = tokio::spawn(async move { stream_through(&head, n, 64).await.expect("stream") });
             assert_eq!(replies.await.expect("task"), n);
