@@ -431,6 +431,7 @@ impl From<Error> for Failure {
 
 impl Node for Llm {
     type State = ();
+    const ON_EOS: bool = false;
     const STREAMS: bool = true;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {

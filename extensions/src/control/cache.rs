@@ -121,6 +121,7 @@ impl Drop for Lead {
 
 impl Node for Cache {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         if !cx.is_connected(OutPort::OUT) {

@@ -50,6 +50,7 @@ pub struct For;
 
 impl Node for For {
     type State = Requests;
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, lanes: &mut Requests, cx: &mut Cx, input: Input) -> Result<()> {
         let process = cx.process().clone();

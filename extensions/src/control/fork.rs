@@ -53,6 +53,7 @@ pub struct Fork;
 
 impl Node for Fork {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         let child = cx.process().fork();

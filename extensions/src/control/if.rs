@@ -51,6 +51,7 @@ pub struct If {
 
 impl Node for If {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         let port = if self.when.test(cx.process(), &input.packet.value).await? {

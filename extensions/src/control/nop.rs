@@ -39,6 +39,7 @@ pub struct Nop;
 
 impl Node for Nop {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), _cx: &mut Cx, _input: Input) -> Result<()> {
         Ok(())

@@ -46,6 +46,7 @@ pub struct Pipe;
 
 impl Node for Pipe {
     type State = Requests;
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, lanes: &mut Requests, cx: &mut Cx, input: Input) -> Result<()> {
         let process = cx.process().clone();

@@ -106,6 +106,7 @@ pub struct Acc {
 
 impl Node for Reduce {
     type State = Acc;
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, acc: &mut Acc, cx: &mut Cx, input: Input) -> Result<()> {
         let current = acc.value.clone().unwrap_or_else(|| self.init.clone());

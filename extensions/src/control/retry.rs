@@ -56,6 +56,7 @@ pub struct Retry {
 
 impl Node for Retry {
     type State = Requests;
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, lanes: &mut Requests, cx: &mut Cx, input: Input) -> Result<()> {
         let process = cx.process().clone();

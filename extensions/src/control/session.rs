@@ -99,6 +99,7 @@ impl Session {
 
 impl Node for Session {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         let payload = input.packet.value;

@@ -52,6 +52,7 @@ pub struct Sleep {
 
 impl Node for Sleep {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         // The session drops this future when the process ends, which ends the sleep; the select

@@ -106,6 +106,7 @@ impl OneToOne for Snippet {
 
 impl Node for Snippet {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         let origin = input.packet.origin;

@@ -43,6 +43,7 @@ pub struct Split;
 
 impl Node for Split {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         match &input.packet.value {

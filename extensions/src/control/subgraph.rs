@@ -433,6 +433,7 @@ impl Composite {
 
 impl Node for Composite {
     type State = Requests;
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, lanes: &mut Requests, cx: &mut Cx, input: Input) -> Result<()> {
         self.graph.refresh();

@@ -79,6 +79,7 @@ pub struct Switch {
 
 impl Node for Switch {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         for (when, port) in &self.matches {

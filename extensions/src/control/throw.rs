@@ -91,6 +91,7 @@ impl Throw {
 
 impl Node for Throw {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), _cx: &mut Cx, input: Input) -> Result<()> {
         Err(self.error_for(input.packet.value))

@@ -45,6 +45,7 @@ pub struct Try;
 
 impl Node for Try {
     type State = Requests;
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, lanes: &mut Requests, cx: &mut Cx, input: Input) -> Result<()> {
         let process = cx.process().clone();

@@ -178,6 +178,7 @@ impl GpuNode {
 
 impl Node for GpuNode {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         let tensors = self.inputs(&input.packet.value).map_err(|e| self.error(e))?;

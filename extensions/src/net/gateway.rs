@@ -146,6 +146,7 @@ impl Gateway {
 
 impl Node for Gateway {
     type State = ();
+    const ON_EOS: bool = false;
     const STREAMS: bool = true;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {

@@ -343,6 +343,7 @@ impl Exchange<'_> {
 
 impl Node for HttpClient {
     type State = ();
+    const ON_EOS: bool = false;
     const STREAMS: bool = true;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {

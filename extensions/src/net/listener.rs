@@ -428,6 +428,7 @@ async fn accept_loop(
 
 impl Node for Listener {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         if input.port == IN_ERROR {

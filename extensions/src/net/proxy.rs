@@ -161,6 +161,7 @@ impl Proxy {
 
 impl Node for Proxy {
     type State = ();
+    const ON_EOS: bool = false;
     const STREAMS: bool = true;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {

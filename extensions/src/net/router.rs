@@ -112,6 +112,7 @@ fn response(status: u16, allow: Option<&str>) -> Value {
 
 impl Node for Router {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         let value = input.packet.value;

@@ -203,6 +203,7 @@ impl WebSocket {
 
 impl Node for WebSocket {
     type State = ();
+    const ON_EOS: bool = false;
     const STREAMS: bool = true;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {

@@ -316,6 +316,7 @@ pub(crate) fn replay_incomplete(job: &Job, asked: u64, first_kept: u64) -> serde
 
 impl Node for JobNode {
     type State = ();
+    const ON_EOS: bool = false;
     const STREAMS: bool = true;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {

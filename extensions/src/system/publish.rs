@@ -80,6 +80,7 @@ pub struct Publish {
 
 impl Node for Publish {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         self.topic.offer(&input.packet.value);

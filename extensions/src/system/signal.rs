@@ -196,6 +196,7 @@ async fn follow(mut sub: Subscription, slot: Weak<NodeSlot>, stop: CancellationT
 
 impl Node for Signal {
     type State = ();
+    const ON_EOS: bool = false;
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         if input.port == LAG_PORT {
