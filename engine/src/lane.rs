@@ -95,12 +95,14 @@ pub(crate) fn lane(process: Arc<Process>, port: usize, cap: usize) -> (LaneWrite
         },
         None => fresh(process, port, cap),
     };
+    let credit = shared.cap;
     (
         LaneWriter {
             shared: shared.clone(),
             ended: false,
             deferred: VecDeque::new(),
-            credit: 0,
+            // Nothing is unanswered yet: the whole bound is free.
+            credit,
         },
         LaneReader { shared, gone: false },
     )
@@ -639,9 +641,8 @@ mod tests {
     fn deferred_packets_arrive_at_the_flush_in_order_and_hold_their_credit() {
         let p = Process::new();
         let (mut w, mut r) = lane(p.clone(), 0, 3);
-        // A fresh writer knows of no credit yet: the first packet goes in at once and looks.
-        assert!(w.defer(pkt(&p, 0)).is_err());
-        assert!(matches!(w.try_push(pkt(&p, 0)), Ok(Ok(()))));
+        // A fresh writer knows its whole bound is free: up to it, packets wait in the writer.
+        assert!(w.defer(pkt(&p, 0)).is_ok());
         assert!(w.defer(pkt(&p, 1)).is_ok());
         assert!(w.defer(pkt(&p, 2)).is_ok());
         // The bound: a fourth is handed back, deferred or pushed.
@@ -650,11 +651,14 @@ mod tests {
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         let mut got = VecDeque::new();
-        assert_eq!(r.poll_recv_all(&mut cx, &mut got), Poll::Ready(true));
         assert_eq!(
-            got.len(),
-            1,
+            r.poll_recv_all(&mut cx, &mut got),
+            Poll::Pending,
             "deferred packets are not in the lane before the flush"
+        );
+        assert!(
+            matches!(w.try_push(pkt(&p, 3)), Ok(Err(_))),
+            "the deferred hold their credit"
         );
         w.flush();
         assert_eq!(r.poll_recv_all(&mut cx, &mut got), Poll::Ready(true));

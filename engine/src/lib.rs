@@ -25,7 +25,7 @@ mod wake;
 pub use call::{call, Call, Reply};
 pub use error::{Error, ErrorKind, Result};
 pub use lane::Frame;
-pub use node::{Input, Node, OutPort};
+pub use node::{Input, MapNow, Node, OutPort};
 pub use packet::{Origin, Packet};
 pub use process::{Process, ProcessId};
 pub use session::Cx;

@@ -12,13 +12,15 @@
 //! It MAY emit several packets for one input (a streaming producer: set `STREAMS` so each packet gets
 //! its own lineage index). A collecting node MAY keep its last input's reply open until the input
 //! ends ([`Cx::hold_reply`]), so what `on_finish` emits answers it. Hooks not implemented have default
-//! bodies.
+//! bodies. A node that maps each input to one packet without waiting MAY say so ([`Node::map_now`]):
+//! the session then handles a burst of inputs in one lock.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::error::Result;
-use crate::packet::Packet;
+use crate::error::{Error, Result};
+use crate::packet::{Origin, Packet};
+use crate::process::Process;
 use crate::session::{Cx, SessionStart};
 use crate::slot::NodeSlot;
 
@@ -51,6 +53,17 @@ pub struct Input {
     pub packet: Packet,
 }
 
+/// What [`Node::map_now`] made of an input.
+pub enum MapNow {
+    /// The packet to emit on `out`: the input's whole reply is that packet's.
+    Out(Packet),
+    /// The input failed with `error`: it goes to `error` when connected, else is the reply, as an
+    /// error of `on_packet` does; `origin` is the input's (the lineage of what goes to `error`).
+    Fail { error: Error, origin: Origin },
+    /// Not handled here: `on_packet` gets the input.
+    Wait(Input),
+}
+
 /// A node kind's behaviour. See the module docs for the contract.
 pub trait Node: Send + Sync + Sized + 'static {
     /// Per-process state, created empty when a process first reaches the node.
@@ -62,6 +75,20 @@ pub trait Node: Send + Sync + Sized + 'static {
     /// False when the node keeps the default [`Self::on_eos`], which does nothing: the session then
     /// skips the call (and its step) when a port ends.
     const ON_EOS: bool = true;
+
+    /// True when [`Self::map_now`] handles packets (see there).
+    const MAPS_NOW: bool = false;
+
+    /// For a node that turns an input into one packet on `out` without waiting (a pass-through, a
+    /// pure function of the value): handles `input` at once. When [`Self::MAPS_NOW`] is set the
+    /// session calls this, in the lock it holds to find the next input, for each packet of a burst
+    /// in turn, instead of polling [`Self::on_packet`] once per packet; what it gives is emitted on
+    /// `out` exactly as [`Cx::emit_packet`] would (it waits for credit there when a link is at its
+    /// bound). [`MapNow::Wait`] hands the input to `on_packet`, for one that has to wait on
+    /// something. A panic here fails the process's work as one in `on_packet` does.
+    fn map_now(&self, _state: &mut Self::State, _process: &Arc<Process>, input: Input) -> MapNow {
+        MapNow::Wait(input)
+    }
 
     /// Handles one packet. What it emits on `out` (or, with `out` unconnected, the emitted values
     /// themselves) becomes the input's reply; an error goes to `error` when connected, else is the reply.

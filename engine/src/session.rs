@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use crate::compose::{Entry, Part};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lane::{LaneReader, LaneWriter};
-use crate::node::{Input, Node, OutPort};
+use crate::node::{Input, MapNow, Node, OutPort};
 use crate::packet::{Origin, Packet};
 use crate::process::Process;
 use crate::slot::{Attach, Finish, NodeRuntime, NodeSlot, SessionGuard, Target};
@@ -236,6 +236,48 @@ impl Core {
         }
         row[ti] = Some(oi);
         Ok(oi)
+    }
+
+    /// Emits what [`Node::map_now`] made of an input on `out`, in the lock the session holds, when
+    /// that needs no wait: `out` unconnected (the value joins the reply) or one link whose credit is
+    /// known to be free (the packet is deferred, see `LaneWriter::defer`). Hands the packet back
+    /// otherwise, for [`Cx::emit_packet`] to send (it waits for credit, joins several links, and
+    /// reports a lane that cannot open).
+    fn emit_now(
+        &mut self,
+        process: &Arc<Process>,
+        runtime: &NodeRuntime,
+        packet: Packet,
+    ) -> Result<(), Packet> {
+        let targets = runtime.targets(OutPort::OUT);
+        match targets {
+            [] => {
+                if let Some(o) = process.observer() {
+                    o.output(runtime.name(), OutPort::OUT, &packet.value);
+                }
+                self.push_part(Part::Local(packet.value));
+                Ok(())
+            }
+            [target] => {
+                let Ok(oi) = self.out_lane(process, (runtime.name(), OutPort::OUT), 0, target) else {
+                    return Err(packet);
+                };
+                self.outs[oi].writer.defer(packet)?;
+                self.unflushed = true;
+                self.sent_on(oi);
+                Ok(())
+            }
+            _ => Err(packet),
+        }
+    }
+
+    /// A packet went out on out lane `oi`: its reply joins the current input's.
+    fn sent_on(&mut self, oi: usize) {
+        self.outs[oi].count();
+        let id = self.next_part;
+        self.next_part += 1;
+        self.outs[oi].order.push_back(id);
+        self.push_part(Part::One { id, lane: oi });
     }
 
     fn attach(&mut self, reader: LaneReader) {
@@ -662,11 +704,7 @@ impl Cx {
                 };
                 Poll::Ready(match sent {
                     Ok(()) => {
-                        core.outs[oi].count();
-                        let id = core.next_part;
-                        core.next_part += 1;
-                        core.outs[oi].order.push_back(id);
-                        core.push_part(Part::One { id, lane: oi });
+                        core.sent_on(oi);
                         Ok(())
                     }
                     Err(e) => {
@@ -745,6 +783,10 @@ impl Cx {
 enum Next {
     /// A packet from in lane `.0`, which reads in port `.1`.
     Packet(usize, usize, Packet),
+    /// What [`Node::map_now`] made of an input, to emit on `out` with a wait.
+    Emit(Packet),
+    /// [`Node::map_now`] failed an input (with its origin), or panicked: the handler's result.
+    Failed(Error, Option<Origin>),
     /// The last handler panicked (its error).
     Panicked(Error),
     PortEnded(usize),
@@ -905,6 +947,23 @@ async fn handle<F: Future<Output = Result<()>>>(
     .await
 }
 
+/// A handler's result as its input's entry ends with: an error is reported to the observer and goes
+/// to `error` like a handler's emit (while it waits for credit there, replies are composed and what
+/// was deferred goes out).
+async fn failed(
+    cx: &mut Cx,
+    core: &Mutex<Core>,
+    process: &Process,
+    name: &str,
+    result: Result<()>,
+) -> Result<()> {
+    let Err(e) = &result else { return result };
+    if let Some(o) = process.observer() {
+        o.node_failed(name, process, e);
+    }
+    handle(core, process, name, pin!(cx.route_error(result))).await
+}
+
 /// Runs the node until all input has ended and every reply is sent. An `Err` is a panic.
 async fn drive<N: Node>(
     node: &N,
@@ -918,8 +977,48 @@ async fn drive<N: Node>(
     // The end of the last handler, made in the same lock as the look for the next input.
     let mut ended: Option<(Result<()>, bool)> = None;
     loop {
-        let next = poll_fn(|c| core.lock().step(&process, c, attach, &mut ended)).await;
+        let next = poll_fn(|c| {
+            let mut core = core.lock();
+            let mut next = core.step(&process, c, attach, &mut ended);
+            if N::MAPS_NOW {
+                // A burst in this one lock: each input mapped, emitted and ended, then the next.
+                while let Poll::Ready(Next::Packet(_, port, packet)) = next {
+                    let input = Input { port, packet };
+                    let mapped =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| node.map_now(state, &process, input)));
+                    match mapped {
+                        Ok(MapNow::Out(packet)) => {
+                            if let Err(packet) = core.emit_now(&process, &cx.runtime, packet) {
+                                return Poll::Ready(Next::Emit(packet));
+                            }
+                        }
+                        Ok(MapNow::Fail { error, origin }) => {
+                            return Poll::Ready(Next::Failed(error, Some(origin)))
+                        }
+                        Ok(MapNow::Wait(Input { port, packet })) => {
+                            return Poll::Ready(Next::Packet(core.current, port, packet))
+                        }
+                        Err(payload) => return Poll::Ready(Next::Failed(panic_error(name, payload), None)),
+                    }
+                    ended = Some((Ok(()), false));
+                    next = core.step(&process, c, attach, &mut ended);
+                }
+            }
+            next
+        })
+        .await;
         match next {
+            Next::Emit(packet) => {
+                cx.origin = Some(packet.origin.clone());
+                cx.emitted = 0;
+                let result = handle(core, &process, name, pin!(cx.emit_packet(OutPort::OUT, packet))).await;
+                ended = Some((failed(cx, core, &process, name, result).await, false));
+            }
+            Next::Failed(error, origin) => {
+                cx.origin = origin;
+                cx.emitted = 0;
+                ended = Some((failed(cx, core, &process, name, Err(error)).await, false));
+            }
             Next::Packet(_, port, packet) => {
                 cx.origin = Some(packet.origin.clone());
                 cx.emitted = 0;
@@ -927,17 +1026,7 @@ async fn drive<N: Node>(
                     let fut = pin!(node.on_packet(state, cx, Input { port, packet }));
                     handle(core, &process, name, fut).await
                 };
-                if let (Err(e), Some(o)) = (&result, process.observer()) {
-                    o.node_failed(name, &process, e);
-                }
-                // An error goes to `error` like a handler's emit: while it waits for credit there,
-                // replies are composed and what was deferred goes out.
-                let result = if result.is_err() {
-                    handle(core, &process, name, pin!(cx.route_error(result))).await
-                } else {
-                    result
-                };
-                ended = Some((result, false));
+                ended = Some((failed(cx, core, &process, name, result).await, false));
             }
             Next::PortEnded(port) => {
                 cx.origin = None;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt};
 
 use crate::error::Result;
-use crate::node::{Input, Node, OutPort};
+use crate::node::{Input, MapNow, Node, OutPort};
 use crate::process::Process;
 use crate::session::Cx;
 use crate::value::Value;
@@ -90,6 +90,12 @@ pub struct Pass;
 impl Node for Pass {
     type State = ();
     const ON_EOS: bool = false;
+
+    const MAPS_NOW: bool = true;
+
+    fn map_now(&self, _: &mut (), _: &Arc<Process>, input: Input) -> MapNow {
+        MapNow::Out(input.packet)
+    }
 
     async fn on_packet(&self, _: &mut (), cx: &mut Cx, input: Input) -> Result<()> {
         cx.emit_packet(OutPort::OUT, input.packet).await
