@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -48,6 +48,8 @@ struct State {
     writer: Option<Waker>,
     /// The writing session's wake-up, told of every reply frame and failure (see `wake.rs`).
     wake: Option<Arc<Wake>>,
+    /// The reader's handler, waiting for the writer to take reply frames ([`ROOM_WANTED`]).
+    room: Option<Waker>,
 }
 
 impl State {
@@ -63,15 +65,59 @@ impl State {
     }
 }
 
+/// The reply direction's flags, read without the lane's lock.
+pub(crate) struct Replies {
+    /// Reply frames (or a failure) arrived since the writer last looked: set under the lock by the
+    /// reader, cleared under it by the writer, read without it by [`LaneWriter::take_frames`].
+    ready: AtomicBool,
+    /// Frames queued and not yet taken by the writer, as of the last lock (a reader's handler that
+    /// would add to [`reply_room`] of them waits: [`LaneReader::poll_room`]).
+    queued: AtomicUsize,
+    /// [`ROOM_WANTED`] and [`WRITER_GONE`], each set by one read-modify-write, so a reader that
+    /// starts to wait and a writer that goes away cannot miss each other.
+    flags: AtomicU8,
+}
+
+/// The reader's handler waits for the writer to take frames (its waker is in `State::room`).
+const ROOM_WANTED: u8 = 1;
+/// The writer has gone: no one takes frames any more, and no one waits for them.
+const WRITER_GONE: u8 = 2;
+
+/// How many reply frames may wait in a lane for its writer to take them before the reader's
+/// handler waits to emit more: a reply stream read slowly (a client on a slow connection) holds
+/// back its producer instead of piling up. Four bursts of the lane's credit, at least 256.
+pub(crate) fn reply_room(cap: usize) -> usize {
+    cap.saturating_mul(4).max(256)
+}
+
+impl Shared {
+    /// Sets `flag` in the reply flags, giving them as they were: a read-modify-write, so of a reader
+    /// raising [`ROOM_WANTED`] and a writer raising [`WRITER_GONE`], one sees the other's.
+    fn raise(&self, flag: u8) -> u8 {
+        self.replies.0.flags.fetch_or(flag, Ordering::SeqCst)
+    }
+}
+
+/// The writer took reply frames: records what is left and, once half the room is free, wakes a
+/// reader's handler waiting for it.
+fn taken(shared: &Shared, s: &mut State) {
+    let left = s.back.len();
+    shared.replies.0.queued.store(left, Ordering::Relaxed);
+    let flags = &shared.replies.0.flags;
+    if flags.load(Ordering::Relaxed) & ROOM_WANTED != 0 && left < reply_room(shared.cap) / 2 {
+        flags.fetch_and(!ROOM_WANTED, Ordering::SeqCst);
+        wake(&mut s.room);
+    }
+}
+
 /// Keeps a flag on a cache line of its own, away from the lock both ends write.
 #[repr(align(128))]
 pub(crate) struct Padded<T>(pub(crate) T);
 
 pub(crate) struct Shared {
     state: Mutex<State>,
-    /// Reply frames (or a failure) arrived since the writer last looked: set under the lock by the
-    /// reader, cleared under it by the writer, read without it by [`LaneWriter::take_frames`].
-    ready: Padded<AtomicBool>,
+    /// What the reply direction holds, on a line of its own (both ends write it, rarely the rest).
+    replies: Padded<Replies>,
     cap: usize,
     port: usize,
     process: Arc<Process>,
@@ -119,8 +165,13 @@ fn fresh(process: Arc<Process>, port: usize, cap: usize) -> Arc<Shared> {
             reader: None,
             writer: None,
             wake: None,
+            room: None,
         }),
-        ready: Padded(AtomicBool::new(false)),
+        replies: Padded(Replies {
+            ready: AtomicBool::new(false),
+            queued: AtomicUsize::new(0),
+            flags: AtomicU8::new(0),
+        }),
         cap: cap.max(1),
         port,
         process,
@@ -189,7 +240,10 @@ fn recycle(end: &mut Arc<Shared>) {
         state.reader = None;
         state.writer = None;
         state.wake = None;
-        *s.ready.0.get_mut() = false;
+        state.room = None;
+        *s.replies.0.ready.get_mut() = false;
+        *s.replies.0.queued.get_mut() = 0;
+        *s.replies.0.flags.get_mut() = 0;
         s.process = pool.no_process.clone();
         // The end gives up the cleared lane for a shared stand-in; the lane goes to the pool.
         let shared = std::mem::replace(end, pool.vacant.clone());
@@ -346,6 +400,7 @@ impl LaneWriter {
     pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
         let mut s = lock!(self);
         if let Some(f) = s.back.pop_front() {
+            taken(&self.shared, &mut s);
             return Poll::Ready(Some(f));
         }
         if s.unanswered == 0 {
@@ -366,14 +421,15 @@ impl LaneWriter {
     /// owed and none has arrived. For a session, which is woken through the [`Wake`] given to
     /// [`Self::set_wake`].
     pub(crate) fn take_frames(&mut self, out: &mut VecDeque<Frame>) -> Option<bool> {
-        if !self.shared.ready.0.load(Ordering::Acquire) {
+        if !self.shared.replies.0.ready.load(Ordering::Acquire) {
             // Nothing arrived since the last look (a failure sets `ready` too): no lock taken.
             return None;
         }
         let mut s = lock!(self);
-        self.shared.ready.0.store(false, Ordering::Relaxed);
+        self.shared.replies.0.ready.store(false, Ordering::Relaxed);
         if !s.back.is_empty() {
             move_all(&mut s.back, out);
+            taken(&self.shared, &mut s);
             return Some(true);
         }
         if s.unanswered == 0 {
@@ -398,11 +454,12 @@ impl LaneWriter {
     /// The next reply frame if one is there now. Takes no lock when nothing arrived since the last
     /// look (the `ready` flag, which every frame and failure sets).
     pub fn try_frame(&mut self) -> Option<Frame> {
-        if !self.shared.ready.0.load(Ordering::Acquire) {
+        if !self.shared.replies.0.ready.load(Ordering::Acquire) {
             return None;
         }
         let mut s = lock!(self);
         let frame = if let Some(f) = s.back.pop_front() {
+            taken(&self.shared, &mut s);
             Some(f)
         } else if s.unanswered > 0 {
             s.failed.clone().map(|e| {
@@ -414,7 +471,7 @@ impl LaneWriter {
         };
         // Cleared under the lock, and only with nothing left to give: set again by the next frame.
         if s.back.is_empty() && !(s.failed.is_some() && s.unanswered > 0) {
-            self.shared.ready.0.store(false, Ordering::Release);
+            self.shared.replies.0.ready.store(false, Ordering::Release);
         }
         frame
     }
@@ -454,6 +511,10 @@ impl Drop for LaneWriter {
     /// A writer that goes away ends its stream, what it deferred sent first.
     fn drop(&mut self) {
         self.close();
+        let flags = self.shared.raise(WRITER_GONE);
+        if flags & ROOM_WANTED != 0 {
+            wake(&mut self.shared.state.lock().room);
+        }
         recycle(&mut self.shared);
     }
 }
@@ -518,8 +579,16 @@ impl LaneReader {
         if frame.is_last() {
             s.unanswered = s.unanswered.saturating_sub(1);
         }
+        if self.writer_gone() {
+            return;
+        }
         s.back.push_back(frame);
-        s.answered(&self.shared.ready.0);
+        self.shared
+            .replies
+            .0
+            .queued
+            .store(s.back.len(), Ordering::Relaxed);
+        s.answered(&self.shared.replies.0.ready);
     }
 
     /// Sends several reply frames under one lock.
@@ -540,8 +609,45 @@ impl LaneReader {
             return;
         }
         s.unanswered = s.unanswered.saturating_sub(ends);
+        if self.writer_gone() {
+            // No one will read them.
+            frames.clear();
+            return;
+        }
         move_all(frames, &mut s.back);
-        s.answered(&self.shared.ready.0);
+        self.shared
+            .replies
+            .0
+            .queued
+            .store(s.back.len(), Ordering::Relaxed);
+        s.answered(&self.shared.replies.0.ready);
+    }
+
+    fn writer_gone(&self) -> bool {
+        self.shared.replies.0.flags.load(Ordering::Acquire) & WRITER_GONE != 0
+    }
+
+    /// True when the reply frames waiting for the writer fill [`reply_room`]: a handler answering
+    /// on this lane should wait ([`Self::poll_room`]) before it emits more. No lock.
+    pub(crate) fn reply_full(&self) -> bool {
+        self.shared.replies.0.queued.load(Ordering::Relaxed) >= reply_room(self.shared.cap)
+    }
+
+    /// Ready when the writer has taken enough reply frames to make room (or has gone, or this end
+    /// has failed); otherwise the task waits until it does.
+    pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = self.shared.state.lock();
+        if s.back.len() < reply_room(self.shared.cap) || s.failed.is_some() {
+            return Poll::Ready(());
+        }
+        if !s.room.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            s.room = Some(cx.waker().clone());
+        }
+        let flags = self.shared.raise(ROOM_WANTED);
+        if flags & WRITER_GONE != 0 {
+            return Poll::Ready(());
+        }
+        Poll::Pending
     }
 
     /// The consumer gives up: every reply still owed (queued packets included) ends with `err`.
@@ -556,7 +662,7 @@ impl LaneReader {
             s.fwd.clear();
             s.failed = Some(err);
         }
-        s.answered(&self.shared.ready.0);
+        s.answered(&self.shared.replies.0.ready);
     }
 
     /// Marks the lane as done with, for a session that has read it to its end and answered every

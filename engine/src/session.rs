@@ -249,6 +249,9 @@ impl Core {
         runtime: &NodeRuntime,
         packet: Packet,
     ) -> Result<(), Packet> {
+        if self.reply_full() {
+            return Err(packet);
+        }
         let targets = runtime.targets(OutPort::OUT);
         match targets {
             [] => {
@@ -268,6 +271,29 @@ impl Core {
                 Ok(())
             }
             _ => Err(packet),
+        }
+    }
+
+    /// The reply being made fills its lane: the frames its writer has not taken yet reach
+    /// `lane::reply_room`. No lock.
+    fn reply_full(&self) -> bool {
+        self.ins
+            .get(self.current)
+            .and_then(|l| l.reader.as_ref())
+            .is_some_and(LaneReader::reply_full)
+    }
+
+    /// Ready when the reply being made has room in its lane for more frames; otherwise the handler
+    /// waits for the writer to take some (a reply stream read slowly holds back what feeds it).
+    /// Replies are composed meanwhile. The lane that collects what the end-of-input handlers emit
+    /// has no reader and always has room.
+    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.reply_full() {
+            return Poll::Ready(());
+        }
+        match self.ins.get_mut(self.current).and_then(|l| l.reader.as_mut()) {
+            Some(reader) => reader.poll_room(cx),
+            None => Poll::Ready(()),
         }
     }
 
@@ -628,8 +654,28 @@ impl Cx {
     /// Answers the input being handled with `value` directly, whatever `out` is connected to (a router
     /// answering 404 itself). The value joins the reply in order with what is emitted.
     pub async fn reply(&mut self, value: Value) -> Result<()> {
-        self.push_now(Part::Local(value));
+        self.push_with_room(Part::Local(value)).await;
         Ok(())
+    }
+
+    /// [`Self::push_now`] once the reply's lane has room for more frames (see [`Core::poll_room`]).
+    async fn push_with_room(&mut self, part: Part) {
+        let process = &self.process;
+        let core = &self.core;
+        let mut part = Some(part);
+        poll_fn(|cx| {
+            let mut core = core.lock();
+            if core.poll_room(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if let Some(part) = part.take() {
+                core.push_part(part);
+            }
+            // A consumer sees each element as soon as it is written.
+            core.compose(process);
+            Poll::Ready(())
+        })
+        .await
     }
 
     /// Emits a value on `port` with the lineage of the input being handled (a child of it for
@@ -661,7 +707,7 @@ impl Cx {
                     Part::Local(packet.value)
                 }
             };
-            self.push_now(part);
+            self.push_with_room(part).await;
             return Ok(());
         }
         if links == 1 {
@@ -674,6 +720,9 @@ impl Cx {
             let mut packet = Some(packet);
             return poll_fn(|cx| {
                 let mut core = core.lock();
+                if core.poll_room(cx).is_pending() {
+                    return Poll::Pending;
+                }
                 let oi = match core.out_lane(process, (runtime.name(), port), 0, &targets[0]) {
                     Ok(oi) => oi,
                     Err(e) => {
@@ -715,6 +764,7 @@ impl Cx {
             })
             .await;
         }
+        poll_fn(|cx| self.core.lock().poll_room(cx)).await;
         let runtime = self.runtime.clone();
         let targets = runtime.targets(port);
         let id = {

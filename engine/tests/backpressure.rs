@@ -250,3 +250,77 @@ async fn a_swapped_node_takes_over_the_waiting_lanes_without_losing_them() {
         "the running process finished on the old node"
     );
 }
+
+/// `src` (a [`Counted`] of `n`) → `echo`, started with one input by a call whose replies are not read
+/// yet; gives the call and the count of what `src` emitted.
+async fn count_into_echo(g: &mut Graph, n: usize) -> (Call, Arc<AtomicUsize>) {
+    g.add("echo", map(Ok), &[]);
+    let emitted = Arc::new(AtomicUsize::new(0));
+    let count = Counted {
+        n: n as u64,
+        sent: emitted.clone(),
+    };
+    let src = g.add("src", count, &[(OutPort::OUT, "echo", 0)]);
+    let p = Process::new();
+    let mut c = Call::open(&src, &p, 0).unwrap();
+    c.send(Value::Null).await.unwrap();
+    c.close();
+    (c, emitted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_stream_read_slowly_holds_its_producer_back_and_loses_nothing() {
+    const N: usize = 20_000;
+    let mut g = Graph::new();
+    let (mut c, emitted) = count_into_echo(&mut g, N).await;
+    // Nobody reads the reply for a while: the producer stops once the frames waiting for the caller
+    // fill the lane's room (4 × 64 credit = 256) and what is in flight behind them (64 on the link
+    // into `echo`), instead of streaming all 20,000 into memory.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let early = emitted.load(Ordering::SeqCst);
+    assert!(early >= 256, "the producer ran: {early}");
+    assert!(
+        early <= 256 + 64 + 64,
+        "the producer is held back: {early} emitted"
+    );
+    // Reading lets it go on; every element arrives, in order, then the end.
+    let mut got = 0usize;
+    loop {
+        match c.frame().await {
+            Some(weir_engine::Frame::Item(v)) => {
+                assert_eq!(v, Value::from(got as i64));
+                got += 1;
+            }
+            // The last element and the end may come as one frame.
+            Some(weir_engine::Frame::One(v)) => {
+                assert_eq!(v, Value::from(got as i64));
+                got += 1;
+                break;
+            }
+            Some(weir_engine::Frame::End) => break,
+            other => panic!("after {got} elements: {other:?}"),
+        }
+    }
+    assert_eq!(got, N);
+    assert_eq!(emitted.load(Ordering::SeqCst), N);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_held_back_by_its_reader_goes_on_when_the_reader_goes_away() {
+    const N: usize = 5_000;
+    let mut g = Graph::new();
+    let (c, emitted) = count_into_echo(&mut g, N).await;
+    reach(&emitted, 256).await;
+    assert!(
+        emitted.load(Ordering::SeqCst) < N,
+        "held back while the reader is there"
+    );
+    // The caller drops its end without reading (a client that hung up): nothing waits for room now,
+    // the rest of the stream is produced and dropped, and the producer's session does not hang.
+    drop(c);
+    assert!(
+        eventually(Duration::from_secs(10), || emitted.load(Ordering::SeqCst) == N).await,
+        "the producer finished: {} of {N}",
+        emitted.load(Ordering::SeqCst)
+    );
+}
