@@ -343,7 +343,19 @@ impl LaneWriter {
         if !s.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             s.writer = Some(cx.waker().clone());
         }
+        self.at_bound(&mut s);
         Poll::Pending
+    }
+
+    /// The writer waits for credit: a reader's handler waiting for room goes on (see
+    /// [`LaneReader::poll_room`]), since a writer that reads its replies only once it can send again
+    /// would otherwise wait on it for ever.
+    fn at_bound(&self, s: &mut State) {
+        let flags = &self.shared.replies.0.flags;
+        if flags.load(Ordering::Relaxed) & ROOM_WANTED != 0 {
+            flags.fetch_and(!ROOM_WANTED, Ordering::SeqCst);
+            wake(&mut s.room);
+        }
     }
 
     /// Sends a packet. Call after `poll_reserve` was ready; sending past the credit is allowed (the
@@ -387,6 +399,7 @@ impl LaneWriter {
                 s.writer = Some(cx.waker().clone());
             }
         }
+        self.at_bound(&mut s);
         Ok(Err(packet))
     }
 
@@ -634,10 +647,13 @@ impl LaneReader {
     }
 
     /// Ready when the writer has taken enough reply frames to make room (or has gone, or this end
-    /// has failed); otherwise the task waits until it does.
+    /// has failed), or when the writer is at its credit bound: it may be one that reads its replies
+    /// only once it can send again, and holding back the answers that return its credit would
+    /// leave both waiting. Otherwise the task waits until one of these holds.
     pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut s = self.shared.state.lock();
-        if s.back.len() < reply_room(self.shared.cap) || s.failed.is_some() {
+        if s.back.len() < reply_room(self.shared.cap) || s.failed.is_some() || s.unanswered >= self.shared.cap
+        {
             return Poll::Ready(());
         }
         if !s.room.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {

@@ -324,3 +324,41 @@ async fn a_producer_held_back_by_its_reader_goes_on_when_the_reader_goes_away() 
         emitted.load(Ordering::SeqCst)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_reads_its_replies_only_after_sending_is_not_held_for_ever() {
+    // Each input is answered with 100 elements; the caller sends 20 inputs through a credit of 4
+    // before it reads any reply. The node's answers fill the lane's room long before that, but a
+    // writer at its bound is not made to wait for room it would only make after sending.
+    let mut g = Graph::new();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let src = g.add_with(
+        "hundred",
+        Counted {
+            n: 100,
+            sent: sent.clone(),
+        },
+        &[],
+        opts(4, 16),
+    );
+    let p = Process::new();
+    let mut c = Call::open(&src, &p, 0).unwrap();
+    let run = async {
+        for i in 0..20 {
+            c.send(Value::from(i)).await.unwrap();
+        }
+        c.close();
+        let mut replies = Vec::new();
+        while let Some(r) = c.reply().await {
+            replies.push(r.unwrap());
+        }
+        replies
+    };
+    let replies = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("the caller and the node do not wait on each other");
+    assert_eq!(replies.len(), 20);
+    let want: Vec<Value> = (0..100u64).map(Value::from).collect();
+    assert!(replies.iter().all(|r| *r == want));
+    assert_eq!(sent.load(Ordering::SeqCst), 2000);
+}
