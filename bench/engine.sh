@@ -6,7 +6,7 @@
 #   memory         RSS at 1M and at 5M packets into a 2 us consumer       goal: within 10%
 # RUNS=N repeats the chain bench N times and reports each run's ratios and their median: on a busy
 # machine the baselines alone move by half from run to run. WORKERS=N sets the tokio worker threads.
-# Each run first prints the machine's cross-core round trip (examples/pingpong.rs): on these VMs it
+# Each run prints the machine's cross-core round trip before and after (examples/pingpong.rs): on these VMs it
 # moves between ~60 and ~320 ns, and the ratios move with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,8 @@ for run in $(seq 1 "$runs"); do
     [ "$runs" -gt 1 ] && echo "== run $run of $runs"
     cargo run -q --release -p weir-engine --example pingpong
     cargo bench -p weir-engine --bench chain -- --noplot "$@" 2>&1 | grep -E '^[a-z_]+/|time:|thrpt:' || true
+    # Again after: a phase can change within a run.
+    cargo run -q --release -p weir-engine --example pingpong
     stream+=("$(ratio "$(mean stream/weir)" "$(mean stream/mpsc)")")
     request+=("$(ratio "$(mean request_reply/weir)" "$(mean request_reply/oneshot)")")
 done
