@@ -96,6 +96,15 @@ impl Shared {
     fn raise(&self, flag: u8) -> u8 {
         self.replies.0.flags.fetch_or(flag, Ordering::SeqCst)
     }
+
+    /// Wakes the reader's handler waiting for room, if one is (under the lane's lock).
+    fn release_room(&self, s: &mut State) {
+        let flags = &self.replies.0.flags;
+        if flags.load(Ordering::Relaxed) & ROOM_WANTED != 0 {
+            flags.fetch_and(!ROOM_WANTED, Ordering::SeqCst);
+            wake(&mut s.room);
+        }
+    }
 }
 
 /// The writer took reply frames: records what is left and, once half the room is free, wakes a
@@ -103,10 +112,8 @@ impl Shared {
 fn taken(shared: &Shared, s: &mut State) {
     let left = s.back.len();
     shared.replies.0.queued.store(left, Ordering::Relaxed);
-    let flags = &shared.replies.0.flags;
-    if flags.load(Ordering::Relaxed) & ROOM_WANTED != 0 && left < reply_room(shared.cap) / 2 {
-        flags.fetch_and(!ROOM_WANTED, Ordering::SeqCst);
-        wake(&mut s.room);
+    if left < reply_room(shared.cap) / 2 {
+        shared.release_room(s);
     }
 }
 
@@ -351,11 +358,7 @@ impl LaneWriter {
     /// [`LaneReader::poll_room`]), since a writer that reads its replies only once it can send again
     /// would otherwise wait on it for ever.
     fn at_bound(&self, s: &mut State) {
-        let flags = &self.shared.replies.0.flags;
-        if flags.load(Ordering::Relaxed) & ROOM_WANTED != 0 {
-            flags.fetch_and(!ROOM_WANTED, Ordering::SeqCst);
-            wake(&mut s.room);
-        }
+        self.shared.release_room(s);
     }
 
     /// Sends a packet. Call after `poll_reserve` was ready; sending past the credit is allowed (the

@@ -47,6 +47,20 @@ struct Counted {
     sent: Arc<AtomicUsize>,
 }
 
+impl Counted {
+    /// A producer of `n` and the count of its emits.
+    fn new(n: u64) -> (Self, Arc<AtomicUsize>) {
+        let sent = Arc::new(AtomicUsize::new(0));
+        (
+            Counted {
+                n,
+                sent: sent.clone(),
+            },
+            sent,
+        )
+    }
+}
+
 impl Node for Counted {
     type State = ();
     const STREAMS: bool = true;
@@ -82,15 +96,8 @@ async fn a_writer_waits_exactly_at_the_bound() {
     let mut g = Graph::new();
     let gate = Gate::new();
     g.add_with("gate", gate.clone(), &[], opts(4, 16));
-    let sent = Arc::new(AtomicUsize::new(0));
-    let src = g.add(
-        "src",
-        Counted {
-            n: 100,
-            sent: sent.clone(),
-        },
-        &[(OutPort::OUT, "gate", 0)],
-    );
+    let (counted, sent) = Counted::new(100);
+    let src = g.add("src", counted, &[(OutPort::OUT, "gate", 0)]);
     let p = Process::new();
     let mut c = Call::open(&src, &p, 0).unwrap();
     c.send(Value::Null).await.unwrap();
@@ -122,15 +129,8 @@ async fn a_blocked_producer_is_released_with_an_error_when_its_consumer_fails() 
     let mut g = Graph::new();
     let gate = Gate::new();
     g.add_with("gate", gate.clone(), &[], opts(2, 16));
-    let sent = Arc::new(AtomicUsize::new(0));
-    let src = g.add(
-        "src",
-        Counted {
-            n: 1000,
-            sent: sent.clone(),
-        },
-        &[(OutPort::OUT, "gate", 0)],
-    );
+    let (counted, sent) = Counted::new(1000);
+    let src = g.add("src", counted, &[(OutPort::OUT, "gate", 0)]);
     let p = Process::new();
     let caller = tokio::spawn({
         let src = src.clone();
@@ -255,11 +255,7 @@ async fn a_swapped_node_takes_over_the_waiting_lanes_without_losing_them() {
 /// yet; gives the call and the count of what `src` emitted.
 async fn count_into_echo(g: &mut Graph, n: usize) -> (Call, Arc<AtomicUsize>) {
     g.add("echo", map(Ok), &[]);
-    let emitted = Arc::new(AtomicUsize::new(0));
-    let count = Counted {
-        n: n as u64,
-        sent: emitted.clone(),
-    };
+    let (count, emitted) = Counted::new(n as u64);
     let src = g.add("src", count, &[(OutPort::OUT, "echo", 0)]);
     let p = Process::new();
     let mut c = Call::open(&src, &p, 0).unwrap();
@@ -331,16 +327,8 @@ async fn a_writer_that_reads_its_replies_only_after_sending_is_not_held_for_ever
     // before it reads any reply. The node's answers fill the lane's room long before that, but a
     // writer at its bound is not made to wait for room it would only make after sending.
     let mut g = Graph::new();
-    let sent = Arc::new(AtomicUsize::new(0));
-    let src = g.add_with(
-        "hundred",
-        Counted {
-            n: 100,
-            sent: sent.clone(),
-        },
-        &[],
-        opts(4, 16),
-    );
+    let (counted, sent) = Counted::new(100);
+    let src = g.add_with("hundred", counted, &[], opts(4, 16));
     let p = Process::new();
     let mut c = Call::open(&src, &p, 0).unwrap();
     let run = async {
