@@ -63,6 +63,16 @@ impl EventLog {
 
     /// Appends an event; `make` gets its sequence number. Returns it, or `None` once closed.
     pub fn push(&self, make: impl FnOnce(u64) -> serde_json::Value) -> Option<u64> {
+        self.append(make, false)
+    }
+
+    /// Appends the last event and closes the log, in one lock: cursors end after it, and nothing
+    /// pushed at the same moment can come after it.
+    pub fn close_with(&self, make: impl FnOnce(u64) -> serde_json::Value) -> Option<u64> {
+        self.append(make, true)
+    }
+
+    fn append(&self, make: impl FnOnce(u64) -> serde_json::Value, close: bool) -> Option<u64> {
         let mut s = self.state.lock();
         if s.closed {
             return None;
@@ -73,17 +83,10 @@ impl EventLog {
         while s.events.len() > self.capacity {
             s.events.pop_front();
         }
+        s.closed = close;
         drop(s);
         self.changed.notify_waiters();
         Some(seq)
-    }
-
-    /// Appends the last event and closes the log: cursors end after it.
-    pub fn close_with(&self, make: impl FnOnce(u64) -> serde_json::Value) -> Option<u64> {
-        let seq = self.push(make);
-        self.state.lock().closed = true;
-        self.changed.notify_waiters();
-        seq
     }
 
     /// The number of the last event written (0 when none).

@@ -214,14 +214,16 @@ impl Job {
         }
     }
 
-    /// Waits for the job to end and returns how it ended.
+    /// Waits for the job to end, its last event in its log, and returns how it ended.
     pub async fn wait(&self) -> JobStatus {
         loop {
             let notified = self.done.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let s = self.status();
-            if s.is_final() {
+            // The status turns final a moment before the last event is logged: wait for both, so
+            // the log read after this is whole.
+            if s.is_final() && self.log.is_closed() {
                 return s;
             }
             notified.await;
